@@ -1,0 +1,1 @@
+//! Capability policy (grants for I2C and USB).

@@ -1,0 +1,214 @@
+//! Compiles WAMR 2.4.3 (runtime only: AOT loader/runtime, fast interpreter, libc-wasi,
+//! libc-builtin) with plain compiler calls and generates bindings for `wasm_export.h`.
+//!
+//! Sources come from `WAMR_ROOT` when set, else `third_party/wamr` at the workspace root
+//! (unpacked by `scripts/fetch-wamr.sh` from the crates.io crate wamrx-sys 0.3.0).
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+fn wamr_root() -> PathBuf {
+    println!("cargo:rerun-if-env-changed=WAMR_ROOT");
+    if let Some(root) = env::var_os("WAMR_ROOT") {
+        return PathBuf::from(root);
+    }
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    manifest.join("../../third_party/wamr")
+}
+
+/// Per-arch defines, the `invokeNative` trampoline and the AOT relocation file.
+struct Arch {
+    defines: &'static [(&'static str, &'static str)],
+    invoke_native: &'static str,
+    aot_reloc: &'static str,
+    cflags: &'static [&'static str],
+}
+
+fn arch() -> Arch {
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap();
+    let abi = env::var("CARGO_CFG_TARGET_ABI").unwrap_or_default();
+    let target = env::var("TARGET").unwrap();
+    match target_arch.as_str() {
+        "x86_64" => Arch {
+            defines: &[("BUILD_TARGET_X86_64", "1"), ("BUILD_TARGET", "\"X86_64\"")],
+            invoke_native: "invokeNative_em64.s",
+            aot_reloc: "aot_reloc_x86_64.c",
+            cflags: &[],
+        },
+        "aarch64" => Arch {
+            defines: &[("BUILD_TARGET_AARCH64", "1"), ("BUILD_TARGET", "\"AARCH64\"")],
+            invoke_native: "invokeNative_aarch64.s",
+            aot_reloc: "aot_reloc_aarch64.c",
+            cflags: &[],
+        },
+        "arm" if target.starts_with("thumbv7") => Arch {
+            defines: &[("BUILD_TARGET_THUMB_VFP", "1"), ("BUILD_TARGET", "\"THUMBV7\"")],
+            invoke_native: "invokeNative_thumb_vfp.s",
+            aot_reloc: "aot_reloc_thumb.c",
+            cflags: &["-mthumb"],
+        },
+        "arm" if abi.contains("hf") || target.ends_with("hf") => Arch {
+            defines: &[("BUILD_TARGET_ARM_VFP", "1"), ("BUILD_TARGET", "\"ARMV7\"")],
+            invoke_native: "invokeNative_arm_vfp.s",
+            aot_reloc: "aot_reloc_arm.c",
+            cflags: &["-marm"],
+        },
+        other => panic!("wasi-hw-wamr-sys: unsupported target arch {other} ({target})"),
+    }
+}
+
+fn c_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn main() {
+    let root = wamr_root();
+    let core = root.join("core");
+    if !core.join("iwasm/include/wasm_export.h").exists() {
+        panic!(
+            "WAMR sources not found at {}: run scripts/setup.sh (or scripts/fetch-wamr.sh), \
+             or set WAMR_ROOT to a WAMR 2.4.3 checkout",
+            root.display()
+        );
+    }
+    println!("cargo:rerun-if-changed={}", core.display());
+    println!("cargo:rerun-if-changed=build.rs");
+    let hw_bound_check = env::var_os("CARGO_FEATURE_HW_BOUND_CHECK").is_some();
+    let arch = arch();
+
+    let iwasm = core.join("iwasm");
+    let shared = core.join("shared");
+    let libc_wasi = iwasm.join("libraries/libc-wasi");
+    let ssp = libc_wasi.join("sandboxed-system-primitives");
+
+    let mut sources = vec![
+        shared.join("platform/linux/platform_init.c"),
+        shared.join("platform/common/libc-util/libc_errno.c"),
+        shared.join("mem-alloc/mem_alloc.c"),
+        iwasm.join("interpreter/wasm_interp_fast.c"),
+        iwasm.join("interpreter/wasm_loader.c"),
+        iwasm.join("interpreter/wasm_runtime.c"),
+        iwasm.join("aot/aot_intrinsic.c"),
+        iwasm.join("aot/aot_loader.c"),
+        iwasm.join("aot/aot_runtime.c"),
+        iwasm.join("aot/arch").join(arch.aot_reloc),
+        iwasm.join("libraries/libc-builtin/libc_builtin_wrapper.c"),
+        libc_wasi.join("libc_wasi_wrapper.c"),
+        ssp.join("src/blocking_op.c"),
+        ssp.join("src/posix.c"),
+        ssp.join("src/random.c"),
+        ssp.join("src/str.c"),
+    ];
+    sources.extend(c_files(&shared.join("platform/common/posix")));
+    sources.extend(["ems_alloc.c", "ems_gc.c", "ems_hmu.c", "ems_kfc.c"].map(|f| shared.join("mem-alloc/ems").join(f)));
+    sources.extend(c_files(&shared.join("utils")));
+    sources.extend(c_files(&iwasm.join("common")));
+
+    let includes = [
+        iwasm.join("include"),
+        iwasm.join("common"),
+        iwasm.join("interpreter"),
+        iwasm.join("aot"),
+        iwasm.join("libraries/libc-builtin"),
+        ssp.join("include"),
+        ssp.join("src"),
+        libc_wasi.clone(),
+        shared.join("platform/linux"),
+        shared.join("platform/include"),
+        shared.join("platform/common/libc-util"),
+        shared.join("mem-alloc"),
+        shared.join("utils"),
+        shared.join("utils/uncommon"),
+        core.clone(),
+    ];
+
+    let mut defines: Vec<(&str, &str)> = vec![
+        ("BH_PLATFORM_LINUX", "1"),
+        ("_GNU_SOURCE", "1"),
+        ("BH_MALLOC", "wasm_runtime_malloc"),
+        ("BH_FREE", "wasm_runtime_free"),
+        ("WASM_ENABLE_INTERP", "1"),
+        ("WASM_ENABLE_FAST_INTERP", "1"),
+        ("WASM_ENABLE_AOT", "1"),
+        ("WASM_ENABLE_LIBC_BUILTIN", "1"),
+        ("WASM_ENABLE_LIBC_WASI", "1"),
+        ("WASM_ENABLE_MODULE_INST_CONTEXT", "1"),
+        ("WASM_ENABLE_BULK_MEMORY", "1"),
+        ("WASM_ENABLE_BULK_MEMORY_OPT", "1"),
+        ("WASM_ENABLE_REF_TYPES", "1"),
+        ("WASM_ENABLE_CALL_INDIRECT_OVERLONG", "1"),
+        ("WASM_ENABLE_QUICK_AOT_ENTRY", "1"),
+        ("WASM_ENABLE_AOT_INTRINSICS", "1"),
+        ("WASM_ENABLE_SHRUNK_MEMORY", "1"),
+        ("WASM_ENABLE_SIMD", "0"),
+        ("WASM_HAVE_MREMAP", "1"),
+        ("WASM_GLOBAL_HEAP_SIZE", "10485760"),
+        ("WASM_DISABLE_WRITE_GS_BASE", "1"),
+        ("WASM_ENABLE_DUMP_CALL_STACK", "0"),
+    ];
+    defines.extend_from_slice(arch.defines);
+    if hw_bound_check {
+        defines.push(("WASM_DISABLE_HW_BOUND_CHECK", "0"));
+    } else {
+        defines.push(("WASM_DISABLE_HW_BOUND_CHECK", "1"));
+        defines.push(("WASM_DISABLE_STACK_HW_BOUND_CHECK", "1"));
+    }
+
+    let mut build = cc::Build::new();
+    build
+        .files(&sources)
+        .file(iwasm.join("common/arch").join(arch.invoke_native))
+        .includes(&includes)
+        .flag_if_supported("-std=gnu99")
+        .flag_if_supported("-ffunction-sections")
+        .flag_if_supported("-fdata-sections")
+        .flag_if_supported("-fno-strict-aliasing")
+        .warnings(false)
+        .extra_warnings(false);
+    for flag in arch.cflags {
+        build.flag(flag);
+    }
+    for (k, v) in &defines {
+        build.define(k, Some(*v));
+    }
+    build.compile("iwasm");
+    println!("cargo:rustc-link-lib=m");
+    println!("cargo:rustc-link-lib=pthread");
+    println!("cargo:rustc-link-lib=dl");
+    // Tell dependents (via DEP_IWASM_*) whether linear memory uses guard pages.
+    println!("cargo:hw_bound_check={}", u8::from(hw_bound_check));
+
+    let mut bindings = bindgen::Builder::default()
+        .header(iwasm.join("include/wasm_export.h").to_string_lossy())
+        .allowlist_function("wasm_.*")
+        .allowlist_function("wasi_.*")
+        .allowlist_type("wasm_.*|NativeSymbol|RuntimeInitArgs|mem_alloc_type_t|MemAllocOption|package_type_t|wasm_module_t|wasm_module_inst_t")
+        .allowlist_var("WASM_.*|WAMR_.*|Wasm_Module_.*|Package_Type_.*|Alloc_With_.*")
+        .blocklist_function("aot_.*")
+        .prepend_enum_name(false)
+        .layout_tests(false)
+        .derive_default(true)
+        .clang_arg(format!("-I{}", iwasm.join("include").display()));
+    for (k, v) in &defines {
+        bindings = bindings.clang_arg(format!("-D{k}={v}"));
+    }
+    if let Ok(sysroot_inc) = env::var("WASI_HW_BINDGEN_INCLUDE") {
+        bindings = bindings.clang_arg(format!("-I{sysroot_inc}"));
+    } else if env::var("TARGET").unwrap().starts_with("arm") || env::var("TARGET").unwrap().starts_with("thumb") {
+        bindings = bindings.clang_arg("-I/usr/arm-linux-gnueabihf/include");
+    }
+    let target = env::var("TARGET").unwrap();
+    bindings = bindings.clang_arg(format!("--target={}", target.replace("-unknown", "")));
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    bindings
+        .generate()
+        .expect("bindgen failed on wasm_export.h")
+        .write_to_file(out.join("bindings.rs"))
+        .expect("writing bindings.rs");
+}
