@@ -1,1 +1,2 @@
-//! Capability policy (grants for I2C and USB).
+pub mod i2c;
+pub mod usb;
