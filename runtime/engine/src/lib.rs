@@ -1,1 +1,23 @@
+//! Safe embedding API over WAMR, shaped after wasmtime's: an [`Engine`] (WAMR's process-wide
+//! runtime), a [`Module`] loaded from `.wasm` or `.aot` bytes, an [`Instance`] with WASI
+//! preview1, and [`HostModule`]s of typed host functions (native symbol tables) that the
+//! WASI-I2C and WASI-USB libraries register.
+//!
+//! All `unsafe` of the project's embedding lives in this crate, at the FFI seam.
 
+mod caller;
+mod engine;
+mod error;
+mod host;
+mod instance;
+mod module;
+
+pub use caller::{Caller, Extensions};
+pub use engine::Engine;
+pub use error::{Error, Trap};
+pub use host::{HostFunc, HostModule, ValType};
+pub use instance::{Instance, InstanceConfig, Val, WasiConfig};
+pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION};
+
+/// Whether linear memory is protected by guard pages in this build (see wasi-hw-wamr-sys).
+pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;

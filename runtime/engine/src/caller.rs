@@ -1,0 +1,233 @@
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::ffi::CString;
+
+use wasi_hw_wamr_sys as sys;
+
+use crate::error::Trap;
+
+/// Per-instance host state, one value per type (e.g. the I2C handle table, the USB state).
+#[derive(Default)]
+pub struct Extensions {
+    map: HashMap<TypeId, Box<dyn Any>>,
+}
+
+impl Extensions {
+    pub fn insert<T: 'static>(&mut self, value: T) -> Option<T> {
+        self.map
+            .insert(TypeId::of::<T>(), Box::new(value))
+            .and_then(|old| old.downcast().ok().map(|b| *b))
+    }
+
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.map
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref())
+    }
+
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.map
+            .get_mut(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_mut())
+    }
+
+    pub fn remove<T: 'static>(&mut self) -> Option<T> {
+        self.map
+            .remove(&TypeId::of::<T>())
+            .and_then(|b| b.downcast().ok().map(|b| *b))
+    }
+}
+
+/// The view a host function has of the calling instance: its linear memory (every access
+/// bounds-checked), its host state, and its `cabi_realloc` export.
+///
+/// Holds raw handles, not references: a host function may call back into the guest
+/// (`realloc`), which may call another host function that builds its own `Caller`.
+pub struct Caller<'a> {
+    exec_env: sys::wasm_exec_env_t,
+    inst: sys::wasm_module_inst_t,
+    _marker: std::marker::PhantomData<&'a mut ()>,
+}
+
+/// Raises `msg` as the current wasm exception of the instance behind `exec_env`.
+pub(crate) fn raise(exec_env: sys::wasm_exec_env_t, msg: &str) {
+    let msg = CString::new(msg.replace('\0', " ")).expect("NULs replaced");
+    // SAFETY: exec_env is the live env of the current native call; WAMR copies the message.
+    unsafe {
+        let inst = sys::wasm_runtime_get_module_inst(exec_env);
+        sys::wasm_runtime_set_exception(inst, msg.as_ptr());
+    }
+}
+
+impl Caller<'_> {
+    pub(crate) fn from_exec_env(exec_env: sys::wasm_exec_env_t) -> Self {
+        // SAFETY: exec_env is the live env WAMR passed to the native.
+        let inst = unsafe { sys::wasm_runtime_get_module_inst(exec_env) };
+        Caller {
+            exec_env,
+            inst,
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    /// The instance's host state of type `T`, if the embedder installed one.
+    pub fn data<T: 'static>(&mut self) -> Option<&mut T> {
+        // SAFETY: user data is either null or the `Extensions` box owned by the Instance,
+        // which outlives every call into it; the &mut is tied to `&mut self`.
+        let ext = unsafe { sys::wasm_runtime_get_user_data(self.exec_env) as *mut Extensions };
+        if ext.is_null() {
+            return None;
+        }
+        // SAFETY: see above; no other reference to the extensions is live during a host call
+        // (outer callers hold raw pointers only).
+        unsafe { (*ext).get_mut::<T>() }
+    }
+
+    /// The current linear memory as (base, size). Re-read on every access because guest
+    /// code (e.g. `cabi_realloc`) may grow and move it.
+    fn memory(&self) -> (*mut u8, u64) {
+        // SAFETY: `inst` is live for the duration of the native call.
+        unsafe {
+            let mem = sys::wasm_runtime_get_default_memory(self.inst);
+            if mem.is_null() {
+                return (std::ptr::null_mut(), 0);
+            }
+            let base = sys::wasm_memory_get_base_address(mem) as *mut u8;
+            let pages = sys::wasm_memory_get_cur_page_count(mem);
+            let page = sys::wasm_memory_get_bytes_per_page(mem);
+            (base, pages * page)
+        }
+    }
+
+    /// Size of the guest's linear memory in bytes.
+    pub fn memory_size(&self) -> u64 {
+        self.memory().1
+    }
+
+    fn check(&self, ptr: u32, len: u64) -> Result<*mut u8, Trap> {
+        let (base, size) = self.memory();
+        let end = u64::from(ptr).checked_add(len);
+        match end {
+            Some(end) if end <= size && !base.is_null() => {
+                // SAFETY: ptr + len <= memory size, so the offset stays inside the allocation.
+                Ok(unsafe { base.add(ptr as usize) })
+            }
+            _ => Err(Trap::new(format!(
+                "out of bounds memory access: guest buffer {ptr:#x}+{len} outside linear memory of {size} bytes"
+            ))),
+        }
+    }
+
+    /// Copies `len` bytes from guest memory at `ptr`.
+    pub fn read(&self, ptr: u32, len: u32) -> Result<Vec<u8>, Trap> {
+        let p = self.check(ptr, u64::from(len))?;
+        // SAFETY: `check` proved [ptr, ptr+len) lies inside linear memory.
+        Ok(unsafe { std::slice::from_raw_parts(p, len as usize) }.to_vec())
+    }
+
+    /// Copies `bytes` into guest memory at `ptr`.
+    pub fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap> {
+        let p = self.check(ptr, bytes.len() as u64)?;
+        // SAFETY: `check` proved the destination lies inside linear memory; source is host memory.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
+        Ok(())
+    }
+
+    pub fn read_u8(&self, ptr: u32) -> Result<u8, Trap> {
+        Ok(self.read(ptr, 1)?[0])
+    }
+
+    pub fn read_u32(&self, ptr: u32) -> Result<u32, Trap> {
+        let b = self.read(ptr, 4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub fn read_u64(&self, ptr: u32) -> Result<u64, Trap> {
+        let b = self.read(ptr, 8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Trap> {
+        self.write(ptr, &[v])
+    }
+
+    pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Trap> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Trap> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Trap> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    /// Allocates `size` bytes aligned to `align` in guest memory through the guest's exported
+    /// `cabi_realloc(0, 0, align, size)` (canonical ABI), and checks the result.
+    pub fn realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
+        if size == 0 {
+            // The canonical ABI never calls realloc for empty lists: any aligned pointer works.
+            return Ok(align.max(1));
+        }
+        let name = c"cabi_realloc";
+        // SAFETY: `inst` is live; the name is a valid C string.
+        let func = unsafe { sys::wasm_runtime_lookup_function(self.inst, name.as_ptr()) };
+        if func.is_null() {
+            return Err(Trap::new(
+                "guest does not export cabi_realloc, needed to return lists",
+            ));
+        }
+        let mut params = [0u8; 4];
+        let mut result = [0u8; 1];
+        // SAFETY: the counts are checked before the type arrays (sized for the expected
+        // signature) are filled.
+        let well_typed = unsafe {
+            sys::wasm_func_get_param_count(func, self.inst) == 4
+                && sys::wasm_func_get_result_count(func, self.inst) == 1
+                && {
+                    sys::wasm_func_get_param_types(func, self.inst, params.as_mut_ptr());
+                    sys::wasm_func_get_result_types(func, self.inst, result.as_mut_ptr());
+                    true
+                }
+        };
+        let i32_kind = sys::WASM_I32 as u8;
+        if !well_typed || params.iter().chain(&result).any(|&k| k != i32_kind) {
+            return Err(Trap::new(
+                "guest's cabi_realloc has the wrong signature (want (i32 i32 i32 i32) -> i32)",
+            ));
+        }
+        let mut argv = [0u32, 0, align, size];
+        // SAFETY: cabi_realloc's signature is (i32 i32 i32 i32) -> i32; argv has 4 cells and
+        // receives the single i32 result in argv[0]. Re-entering the guest from a native
+        // with the same exec env is supported by WAMR.
+        let ok = unsafe { sys::wasm_runtime_call_wasm(self.exec_env, func, 4, argv.as_mut_ptr()) };
+        if !ok {
+            // The exception (e.g. a trap inside the guest allocator) stays set and aborts the call.
+            return Err(Trap::new(format!(
+                "cabi_realloc({size}) failed: {}",
+                self.exception()
+            )));
+        }
+        let ptr = argv[0];
+        if ptr % align.max(1) != 0 {
+            return Err(Trap::new(format!(
+                "cabi_realloc returned misaligned pointer {ptr:#x}"
+            )));
+        }
+        self.check(ptr, u64::from(size))?;
+        Ok(ptr)
+    }
+
+    fn exception(&self) -> String {
+        // SAFETY: `inst` is live; WAMR returns null or a NUL-terminated string it owns.
+        unsafe {
+            let p = sys::wasm_runtime_get_exception(self.inst);
+            if p.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        }
+    }
+}

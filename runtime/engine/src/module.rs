@@ -1,0 +1,268 @@
+use std::ffi::{c_char, CStr};
+use std::sync::Arc;
+
+use wasi_hw_wamr_sys as sys;
+
+use crate::engine::{ensure_thread_env, Engine};
+use crate::error::Error;
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const AOT_MAGIC: &[u8; 4] = b"\0aot";
+/// The AOT format version WAMR 2.4.3 reads and writes.
+pub const AOT_VERSION: u32 = 6;
+
+/// What a module file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// WebAssembly bytecode, run by the fast interpreter.
+    Wasm,
+    /// WAMR AOT-compiled native code.
+    Aot,
+}
+
+impl ModuleKind {
+    /// Detects the kind from the magic number.
+    pub fn detect(bytes: &[u8]) -> Option<ModuleKind> {
+        match bytes.get(..4) {
+            Some(m) if m == WASM_MAGIC => Some(ModuleKind::Wasm),
+            Some(m) if m == AOT_MAGIC => Some(ModuleKind::Aot),
+            _ => None,
+        }
+    }
+}
+
+/// Kind of an import or export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternKind {
+    Func,
+    Table,
+    Memory,
+    Global,
+}
+
+/// One import or export of a loaded module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportExport {
+    /// Import module name (empty for exports).
+    pub module: String,
+    pub name: String,
+    pub kind: ExternKind,
+    /// For imports: whether the runtime provides it.
+    pub linked: bool,
+}
+
+/// Target information from an AOT file's header (read without loading it, so it also works
+/// for files built for another architecture).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AotInfo {
+    pub version: u32,
+    /// WAMR's target name, e.g. `x86_64`, `armv7`, `thumbv7`, `aarch64v8`.
+    pub arch: String,
+    pub e_machine: u16,
+    pub is_64_bit: bool,
+    pub little_endian: bool,
+    pub feature_flags: u64,
+}
+
+impl AotInfo {
+    /// Parses the header: magic, version, then the target-info section (type 0).
+    pub fn parse(bytes: &[u8]) -> Option<AotInfo> {
+        if ModuleKind::detect(bytes)? != ModuleKind::Aot {
+            return None;
+        }
+        let u16_at = |o: usize| {
+            bytes
+                .get(o..o + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let u32_at = |o: usize| {
+            bytes
+                .get(o..o + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        };
+        let u64_at = |o: usize| {
+            bytes
+                .get(o..o + 8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        };
+        let version = u32_at(4)?;
+        if u32_at(8)? != 0 {
+            return None; // first section must be target info
+        }
+        let t = 16; // section content: after section type and size
+        let bin_type = u16_at(t)?;
+        let e_machine = u16_at(t + 6)?;
+        let feature_flags = u64_at(t + 16)?;
+        let arch_raw = bytes.get(t + 32..t + 48)?;
+        let end = arch_raw
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(arch_raw.len());
+        Some(AotInfo {
+            version,
+            arch: String::from_utf8_lossy(&arch_raw[..end]).into_owned(),
+            e_machine,
+            is_64_bit: bin_type & 2 != 0,
+            little_endian: bin_type & 1 == 0,
+            feature_flags,
+        })
+    }
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) raw: sys::wasm_module_t,
+    // WAMR may point into (and modify) the buffer until unload: keep it here, never moved.
+    _bytes: Box<[u8]>,
+    pub(crate) kind: ModuleKind,
+    /// WAMR's WASI arguments live on the module and are consumed by instantiation: serialise.
+    pub(crate) instantiate_lock: std::sync::Mutex<()>,
+}
+
+// SAFETY: a loaded WAMR module is immutable after load except for the WASI arguments, whose
+// set-then-instantiate sequence is serialised by `instantiate_lock`.
+unsafe impl Send for ModuleInner {}
+// SAFETY: see above.
+unsafe impl Sync for ModuleInner {}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        // SAFETY: the last Arc is gone, so no instance of this module remains.
+        unsafe { sys::wasm_runtime_unload(self.raw) };
+    }
+}
+
+/// A loaded module (`.wasm` or `.aot`), ready to be instantiated any number of times.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) fn c_str(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: WAMR hands out NUL-terminated strings that live as long as the module.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+fn kind_of(k: sys::wasm_import_export_kind_t) -> ExternKind {
+    match k {
+        sys::WASM_IMPORT_EXPORT_KIND_FUNC => ExternKind::Func,
+        sys::WASM_IMPORT_EXPORT_KIND_TABLE => ExternKind::Table,
+        sys::WASM_IMPORT_EXPORT_KIND_MEMORY => ExternKind::Memory,
+        _ => ExternKind::Global,
+    }
+}
+
+impl Module {
+    /// Loads a module from `.wasm` or `.aot` bytes (detected by magic number). Host modules
+    /// it imports must be registered on the engine first; an import nobody provides is an
+    /// error here rather than a trap later.
+    pub fn new(_engine: &Engine, bytes: impl Into<Vec<u8>>) -> Result<Module, Error> {
+        let module = Self::load_unchecked(bytes)?;
+        if let Some(missing) = module
+            .imports()
+            .into_iter()
+            .find(|i| i.kind == ExternKind::Func && !i.linked)
+        {
+            return Err(Error::MissingImport {
+                module: missing.module,
+                name: missing.name,
+            });
+        }
+        Ok(module)
+    }
+
+    /// Like [`Module::new`] but accepts unresolved function imports (calling one traps);
+    /// used by `inspect`.
+    pub fn load_unchecked(bytes: impl Into<Vec<u8>>) -> Result<Module, Error> {
+        ensure_thread_env();
+        let mut bytes: Box<[u8]> = bytes.into().into_boxed_slice();
+        let kind = ModuleKind::detect(&bytes).ok_or(Error::NotAModule)?;
+        let len = u32::try_from(bytes.len()).map_err(|_| Error::TooLarge(bytes.len()))?;
+        let mut err = [0 as c_char; 256];
+        // SAFETY: `bytes` is writable, `len` is its length, and it is kept alive (unmoved,
+        // boxed) in ModuleInner until after wasm_runtime_unload. The error buffer is 256 bytes.
+        let raw = unsafe {
+            sys::wasm_runtime_load(bytes.as_mut_ptr(), len, err.as_mut_ptr(), err.len() as u32)
+        };
+        if raw.is_null() {
+            return Err(Error::Load(c_str(err.as_ptr())));
+        }
+        log::debug!("loaded {kind:?} module ({len} bytes)");
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                raw,
+                _bytes: bytes,
+                kind,
+                instantiate_lock: Default::default(),
+            }),
+        })
+    }
+
+    pub fn kind(&self) -> ModuleKind {
+        self.inner.kind
+    }
+
+    pub fn imports(&self) -> Vec<ImportExport> {
+        let raw = self.inner.raw;
+        // SAFETY: `raw` is a live module; indices are within the reported count.
+        let n = unsafe { sys::wasm_runtime_get_import_count(raw) };
+        (0..n)
+            .map(|i| {
+                let mut t = sys::wasm_import_t::default();
+                // SAFETY: as above; WAMR fills `t` with pointers owned by the module.
+                unsafe { sys::wasm_runtime_get_import_type(raw, i, &mut t) };
+                ImportExport {
+                    module: c_str(t.module_name),
+                    name: c_str(t.name),
+                    kind: kind_of(t.kind),
+                    linked: t.linked,
+                }
+            })
+            .collect()
+    }
+
+    pub fn exports(&self) -> Vec<ImportExport> {
+        let raw = self.inner.raw;
+        // SAFETY: `raw` is a live module; indices are within the reported count.
+        let n = unsafe { sys::wasm_runtime_get_export_count(raw) };
+        (0..n)
+            .map(|i| {
+                let mut t = sys::wasm_export_t::default();
+                // SAFETY: as above.
+                unsafe { sys::wasm_runtime_get_export_type(raw, i, &mut t) };
+                ImportExport {
+                    module: String::new(),
+                    name: c_str(t.name),
+                    kind: kind_of(t.kind),
+                    linked: true,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_magic() {
+        assert_eq!(
+            ModuleKind::detect(b"\0asm\x01\0\0\0"),
+            Some(ModuleKind::Wasm)
+        );
+        assert_eq!(
+            ModuleKind::detect(b"\0aot\x06\0\0\0"),
+            Some(ModuleKind::Aot)
+        );
+        assert_eq!(ModuleKind::detect(b"\x7fELF"), None);
+        assert_eq!(ModuleKind::detect(b"\0a"), None);
+    }
+
+    #[test]
+    fn aot_info_rejects_truncated_header() {
+        assert_eq!(AotInfo::parse(b"\0aot\x06\0\0\0"), None);
+    }
+}
