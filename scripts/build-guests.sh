@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds every guest driver of the guests/ workspace for wasm32-wasip1 into
+# target/guests/NAME.wasm, then AOT-compiles each with the host CLI into
+# target/guests/NAME.aot (x86_64) and, on request, NAME.TARGET.aot (e.g. armv7).
+#
+#   scripts/build-guests.sh [--target armv7]... [--no-aot]
+#     --target T   also produce NAME.T.aot (repeatable; env WASI_HW_AOT_TARGETS="armv7 ...")
+#     --no-aot     stop after the .wasm files (no host build)
+#
+# Toolchain: if rustup has the wasm32-wasip1 target, plain cargo is used. Otherwise
+# (this project's machines: rustup cannot download targets) Debian's Rust
+# (rustc-web/cargo-web with rust-web-src) builds the wasm32 std itself with
+# -Zbuild-std, linking with wasm-ld from lld-16 against Debian's wasi-libc.
+# scripts/setup.sh installs all of that; this script only checks for it.
+# One workspace and one target dir (guests/target), so std is built once and later
+# builds are incremental.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+guests="$root/guests"
+out="$root/target/guests"
+
+aot=1
+targets=(x86_64)
+for t in ${WASI_HW_AOT_TARGETS:-}; do targets+=("$t"); done
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target) [ $# -ge 2 ] || { echo "build-guests: --target needs a value" >&2; exit 2; }
+              targets+=("$2"); shift 2 ;;
+    --target=*) targets+=("${1#--target=}"); shift ;;
+    --no-aot) aot=0; shift ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-guests: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "build-guests: $*" >&2; exit 1; }
+
+if command -v rustup >/dev/null 2>&1 \
+   && rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+  echo "build-guests: using rustup's wasm32-wasip1 target"
+  (cd "$guests" && cargo build --release --target wasm32-wasip1)
+else
+  wasi_libc=/usr/lib/wasm32-wasi
+  wasm_ld=/usr/lib/llvm-16/bin/wasm-ld
+  [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] \
+    || die "Debian's cargo/rustc not found (/usr/bin/cargo, /usr/bin/rustc); run scripts/setup.sh"
+  [ -d /usr/lib/rustlib/src/rust/library ] \
+    || die "Rust library source not found (package rust-web-src); run scripts/setup.sh"
+  [ -f "$wasi_libc/libc.a" ] && [ -f "$wasi_libc/crt1-command.o" ] \
+    || die "wasi-libc not found in $wasi_libc (package wasi-libc); run scripts/setup.sh"
+  [ -x "$wasm_ld" ] || die "$wasm_ld not found (package lld-16); run scripts/setup.sh"
+  echo "build-guests: using Debian's Rust with -Zbuild-std"
+  # Env vars only for this command: the host build below uses the normal toolchain.
+  (cd "$guests" && \
+    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+    RUSTFLAGS="-C linker=$wasm_ld -C link-self-contained=no -L $wasi_libc -C link-arg=$wasi_libc/crt1-command.o" \
+    /usr/bin/cargo build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort)
+fi
+
+# The binaries are the packages under guests/drivers/ (the SDK is a library).
+mkdir -p "$out"
+names=()
+for manifest in "$guests"/drivers/*/Cargo.toml; do
+  name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n1)
+  [ -n "$name" ] || die "no package name in $manifest"
+  wasm="$guests/target/wasm32-wasip1/release/$name.wasm"
+  [ -f "$wasm" ] || die "$wasm was not built"
+  cp "$wasm" "$out/$name.wasm"
+  names+=("$name")
+done
+echo "build-guests: ${#names[@]} guests in $out: ${names[*]}"
+
+[ "$aot" -eq 1 ] || exit 0
+
+(cd "$root" && cargo build --release)
+cli="$root/target/release/wasi-hw"
+for name in "${names[@]}"; do
+  for t in "${targets[@]}"; do
+    if [ "$t" = x86_64 ]; then dst="$out/$name.aot"; else dst="$out/$name.$t.aot"; fi
+    "$cli" compile "$out/$name.wasm" -o "$dst" --target "$t" \
+      || die "AOT compilation of $name.wasm for $t failed"
+  done
+done
+echo "build-guests: AOT (${targets[*]}) done"
