@@ -1,1 +1,26 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use wasi_hw::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run(args),
+        #[cfg(feature = "aot-compiler")]
+        Command::Compile(args) => cli::compile(args).map(|()| 0),
+        Command::Inspect { module } => cli::inspect(&module).map(|s| {
+            print!("{s}");
+            0
+        }),
+    };
+    match result {
+        // Exit statuses are 8 bits; WASI exit codes outside 0..=255 are truncated like a shell would.
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

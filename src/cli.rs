@@ -1,0 +1,232 @@
+//! The `wasi-hw` command line: `run`, `compile`, `inspect`. A thin layer over the library
+//! crates; every failure becomes one clear line on stderr.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use wasi_hw_runtime::{AotInfo, Engine, Instance, InstanceConfig, Module, ModuleKind, AOT_VERSION};
+
+#[derive(Parser, Debug)]
+#[command(name = "wasi-hw", version, about = "Run sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a WASI command module (.wasm or .aot); its exit code becomes ours.
+    Run(RunArgs),
+    /// AOT-compile a .wasm module for a target (x86_64, armv7, thumbv7, aarch64).
+    #[cfg(feature = "aot-compiler")]
+    Compile(CompileArgs),
+    /// Show a module's kind, imports, exports and (for .aot) target and format version.
+    Inspect {
+        module: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Preopen a host directory: HOST or HOST::GUEST (guest path defaults to HOST).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+    /// Environment variable for the guest.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub envs: Vec<String>,
+    /// Execution stack size in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub stack_size: u32,
+    /// Host-managed heap inside linear memory, bytes (WASI guests bring their own malloc).
+    #[arg(long, default_value_t = 0)]
+    pub heap_size: u32,
+    /// Interpret a .wasm module instead of compiling it to native code first.
+    #[arg(long)]
+    pub interp: bool,
+    /// Grant an I2C bus and addresses, e.g. `/dev/i2c-1:0x48,0x50` or `sim:0x48`.
+    #[arg(long = "i2c", value_name = "BUS:ADDRS")]
+    pub i2c: Vec<String>,
+    /// Grant USB devices, e.g. `0781:5567` or `sim` (simulated devices).
+    #[arg(long = "usb", value_name = "GRANT")]
+    pub usb: Vec<String>,
+    /// The module to run.
+    pub module: PathBuf,
+    /// Arguments passed to the guest (after its program name).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[cfg(feature = "aot-compiler")]
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    pub input: PathBuf,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// x86_64, armv7, thumbv7 or aarch64.
+    #[arg(long, default_value = "x86_64")]
+    pub target: crate::compiler::Target,
+    /// CPU name for LLVM (default per target).
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// LLVM CPU features, e.g. `+strict-align`.
+    #[arg(long)]
+    pub cpu_features: Option<String>,
+    /// Optimisation level 0-3.
+    #[arg(long, default_value_t = 3)]
+    pub opt_level: u32,
+}
+
+/// The WAMR target name this runtime executes (as written in .aot headers).
+pub fn host_aot_arch() -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        "x86_64"
+    } else if cfg!(target_arch = "aarch64") {
+        "aarch64v8"
+    } else if cfg!(all(target_arch = "arm", target_feature = "thumb-mode")) {
+        "thumbv7"
+    } else if cfg!(target_arch = "arm") {
+        "armv7"
+    } else {
+        "unknown"
+    }
+}
+
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let Some(kind) = ModuleKind::detect(&bytes) else {
+        bail!("{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module", path.display());
+    };
+    if kind == ModuleKind::Aot {
+        check_aot_target(path, &bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// Refuses an .aot built for another architecture or format version with a message that
+/// says what to do, before WAMR sees it.
+fn check_aot_target(path: &Path, bytes: &[u8]) -> Result<()> {
+    let info = AotInfo::parse(bytes).with_context(|| format!("{}: truncated or corrupt AOT header", path.display()))?;
+    if info.version != AOT_VERSION {
+        bail!(
+            "{}: AOT format version {} is not supported (this runtime, WAMR 2.4.3, reads version {AOT_VERSION}); recompile it with `wasi-hw compile`",
+            path.display(),
+            info.version
+        );
+    }
+    let host = host_aot_arch();
+    if info.arch != host {
+        bail!(
+            "{} was AOT-compiled for {}, but this runtime runs {host} code; recompile it with `wasi-hw compile --target {}`",
+            path.display(),
+            info.arch,
+            host.trim_end_matches("v8")
+        );
+    }
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    let bytes = read_module(&args.module)?;
+    let engine = Engine::new()?;
+    crate::hostlibs::register(&engine)?;
+    let bytes = match ModuleKind::detect(&bytes) {
+        Some(ModuleKind::Wasm) if !args.interp => compile_for_host(&bytes)?,
+        Some(ModuleKind::Aot) if args.interp => bail!("--interp needs a .wasm module; {} is AOT-compiled", args.module.display()),
+        _ => bytes,
+    };
+    let module = Module::new(&engine, bytes).with_context(|| format!("{}", args.module.display()))?;
+    let mut config = InstanceConfig { stack_size: args.stack_size, heap_size: args.heap_size, ..Default::default() };
+    let program = args.module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    config.wasi.args = std::iter::once(program).chain(args.args.iter().cloned()).collect();
+    for kv in &args.envs {
+        let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv}: expected KEY=VALUE"))?;
+        config.wasi.env.push((k.to_string(), v.to_string()));
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir.as_str(), dir.as_str()));
+        let host = PathBuf::from(host);
+        if !host.is_dir() {
+            bail!("--dir {dir}: {} is not a directory", host.display());
+        }
+        config.wasi.preopens.push((host, guest.to_string()));
+    }
+    let mut instance = Instance::new(&module, &config)?;
+    crate::hostlibs::install(&mut instance, &args.i2c, &args.usb)?;
+    let code = instance.run_main()?;
+    log::debug!("guest exited with {code}");
+    Ok(code)
+}
+
+#[cfg(feature = "aot-compiler")]
+fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
+    log::info!("compiling .wasm to native code in memory (use --interp to interpret)");
+    let target = crate::compiler::Target::host().context("no AOT target for this host architecture; use --interp")?;
+    let opts = crate::compiler::CompileOptions::new(target);
+    crate::compiler::compile(wasm, &opts)
+}
+
+#[cfg(not(feature = "aot-compiler"))]
+fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
+    // Gateway builds carry no compiler: interpret .wasm, run precompiled .aot natively.
+    Ok(wasm.to_vec())
+}
+
+#[cfg(feature = "aot-compiler")]
+pub fn compile(args: CompileArgs) -> Result<()> {
+    let wasm = std::fs::read(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
+    if ModuleKind::detect(&wasm) != Some(ModuleKind::Wasm) {
+        bail!("{} is not a WebAssembly (.wasm) module", args.input.display());
+    }
+    let mut opts = crate::compiler::CompileOptions::new(args.target);
+    if args.cpu.is_some() {
+        opts.cpu = args.cpu;
+    }
+    if args.cpu_features.is_some() {
+        opts.cpu_features = args.cpu_features;
+    }
+    opts.opt_level = args.opt_level;
+    let aot = crate::compiler::compile(&wasm, &opts).with_context(|| format!("compiling {}", args.input.display()))?;
+    std::fs::write(&args.output, &aot).with_context(|| format!("cannot write {}", args.output.display()))?;
+    log::info!("wrote {} ({} bytes, {})", args.output.display(), aot.len(), args.target);
+    Ok(())
+}
+
+pub fn inspect(path: &Path) -> Result<String> {
+    use std::fmt::Write;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let kind = ModuleKind::detect(&bytes)
+        .with_context(|| format!("{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module", path.display()))?;
+    let mut out = String::new();
+    writeln!(out, "file: {}", path.display())?;
+    writeln!(out, "size: {} bytes", bytes.len())?;
+    let mut loadable = true;
+    match kind {
+        ModuleKind::Wasm => writeln!(out, "kind: wasm")?,
+        ModuleKind::Aot => {
+            let info = AotInfo::parse(&bytes).context("truncated or corrupt AOT header")?;
+            writeln!(out, "kind: aot")?;
+            writeln!(out, "aot-version: {}", info.version)?;
+            writeln!(out, "target: {}", info.arch)?;
+            writeln!(out, "bits: {}", if info.is_64_bit { 64 } else { 32 })?;
+            writeln!(out, "feature-flags: {:#x}", info.feature_flags)?;
+            loadable = info.arch == host_aot_arch() && info.version == AOT_VERSION;
+            if !loadable {
+                writeln!(out, "note: built for another target or version; imports/exports not listed")?;
+            }
+        }
+    }
+    if loadable {
+        let engine = Engine::new()?;
+        crate::hostlibs::register(&engine)?;
+        let module = Module::load_unchecked(bytes)?;
+        for i in module.imports() {
+            let status = if i.linked { "" } else { "  (not provided by this runtime)" };
+            writeln!(out, "import: {}::{} ({:?}){status}", i.module, i.name, i.kind)?;
+        }
+        for e in module.exports() {
+            writeln!(out, "export: {} ({:?})", e.name, e.kind)?;
+        }
+    }
+    Ok(out)
+}

