@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use wasi_hw_runtime::{AotInfo, Engine, Instance, InstanceConfig, Module, ModuleKind, AOT_VERSION};
 
 #[derive(Parser, Debug)]
-#[command(name = "wasi-hw", version, about = "Run sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR")]
+#[command(
+    name = "wasi-hw",
+    version,
+    about = "Run sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -22,9 +26,7 @@ pub enum Command {
     #[cfg(feature = "aot-compiler")]
     Compile(CompileArgs),
     /// Show a module's kind, imports, exports and (for .aot) target and format version.
-    Inspect {
-        module: PathBuf,
-    },
+    Inspect { module: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -95,7 +97,10 @@ pub fn host_aot_arch() -> &'static str {
 fn read_module(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let Some(kind) = ModuleKind::detect(&bytes) else {
-        bail!("{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module", path.display());
+        bail!(
+            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
+            path.display()
+        );
     };
     if kind == ModuleKind::Aot {
         check_aot_target(path, &bytes)?;
@@ -106,7 +111,8 @@ fn read_module(path: &Path) -> Result<Vec<u8>> {
 /// Refuses an .aot built for another architecture or format version with a message that
 /// says what to do, before WAMR sees it.
 fn check_aot_target(path: &Path, bytes: &[u8]) -> Result<()> {
-    let info = AotInfo::parse(bytes).with_context(|| format!("{}: truncated or corrupt AOT header", path.display()))?;
+    let info = AotInfo::parse(bytes)
+        .with_context(|| format!("{}: truncated or corrupt AOT header", path.display()))?;
     if info.version != AOT_VERSION {
         bail!(
             "{}: AOT format version {} is not supported (this runtime, WAMR 2.4.3, reads version {AOT_VERSION}); recompile it with `wasi-hw compile`",
@@ -132,15 +138,31 @@ pub fn run(args: RunArgs) -> Result<i32> {
     crate::hostlibs::register(&engine)?;
     let bytes = match ModuleKind::detect(&bytes) {
         Some(ModuleKind::Wasm) if !args.interp => compile_for_host(&bytes)?,
-        Some(ModuleKind::Aot) if args.interp => bail!("--interp needs a .wasm module; {} is AOT-compiled", args.module.display()),
+        Some(ModuleKind::Aot) if args.interp => bail!(
+            "--interp needs a .wasm module; {} is AOT-compiled",
+            args.module.display()
+        ),
         _ => bytes,
     };
-    let module = Module::new(&engine, bytes).with_context(|| format!("{}", args.module.display()))?;
-    let mut config = InstanceConfig { stack_size: args.stack_size, heap_size: args.heap_size, ..Default::default() };
-    let program = args.module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    config.wasi.args = std::iter::once(program).chain(args.args.iter().cloned()).collect();
+    let module =
+        Module::new(&engine, bytes).with_context(|| format!("{}", args.module.display()))?;
+    let mut config = InstanceConfig {
+        stack_size: args.stack_size,
+        heap_size: args.heap_size,
+        ..Default::default()
+    };
+    let program = args
+        .module
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    config.wasi.args = std::iter::once(program)
+        .chain(args.args.iter().cloned())
+        .collect();
     for kv in &args.envs {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv}: expected KEY=VALUE"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv}: expected KEY=VALUE"))?;
         config.wasi.env.push((k.to_string(), v.to_string()));
     }
     for dir in &args.dirs {
@@ -161,7 +183,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
 #[cfg(feature = "aot-compiler")]
 fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
     log::info!("compiling .wasm to native code in memory (use --interp to interpret)");
-    let target = crate::compiler::Target::host().context("no AOT target for this host architecture; use --interp")?;
+    let target = crate::compiler::Target::host()
+        .context("no AOT target for this host architecture; use --interp")?;
     let opts = crate::compiler::CompileOptions::new(target);
     crate::compiler::compile(wasm, &opts)
 }
@@ -174,9 +197,13 @@ fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(feature = "aot-compiler")]
 pub fn compile(args: CompileArgs) -> Result<()> {
-    let wasm = std::fs::read(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
+    let wasm = std::fs::read(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
     if ModuleKind::detect(&wasm) != Some(ModuleKind::Wasm) {
-        bail!("{} is not a WebAssembly (.wasm) module", args.input.display());
+        bail!(
+            "{} is not a WebAssembly (.wasm) module",
+            args.input.display()
+        );
     }
     let mut opts = crate::compiler::CompileOptions::new(args.target);
     if args.cpu.is_some() {
@@ -186,17 +213,28 @@ pub fn compile(args: CompileArgs) -> Result<()> {
         opts.cpu_features = args.cpu_features;
     }
     opts.opt_level = args.opt_level;
-    let aot = crate::compiler::compile(&wasm, &opts).with_context(|| format!("compiling {}", args.input.display()))?;
-    std::fs::write(&args.output, &aot).with_context(|| format!("cannot write {}", args.output.display()))?;
-    log::info!("wrote {} ({} bytes, {})", args.output.display(), aot.len(), args.target);
+    let aot = crate::compiler::compile(&wasm, &opts)
+        .with_context(|| format!("compiling {}", args.input.display()))?;
+    std::fs::write(&args.output, &aot)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    log::info!(
+        "wrote {} ({} bytes, {})",
+        args.output.display(),
+        aot.len(),
+        args.target
+    );
     Ok(())
 }
 
 pub fn inspect(path: &Path) -> Result<String> {
     use std::fmt::Write;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let kind = ModuleKind::detect(&bytes)
-        .with_context(|| format!("{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module", path.display()))?;
+    let kind = ModuleKind::detect(&bytes).with_context(|| {
+        format!(
+            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
+            path.display()
+        )
+    })?;
     let mut out = String::new();
     writeln!(out, "file: {}", path.display())?;
     writeln!(out, "size: {} bytes", bytes.len())?;
@@ -212,7 +250,10 @@ pub fn inspect(path: &Path) -> Result<String> {
             writeln!(out, "feature-flags: {:#x}", info.feature_flags)?;
             loadable = info.arch == host_aot_arch() && info.version == AOT_VERSION;
             if !loadable {
-                writeln!(out, "note: built for another target or version; imports/exports not listed")?;
+                writeln!(
+                    out,
+                    "note: built for another target or version; imports/exports not listed"
+                )?;
             }
         }
     }
@@ -221,8 +262,16 @@ pub fn inspect(path: &Path) -> Result<String> {
         crate::hostlibs::register(&engine)?;
         let module = Module::load_unchecked(bytes)?;
         for i in module.imports() {
-            let status = if i.linked { "" } else { "  (not provided by this runtime)" };
-            writeln!(out, "import: {}::{} ({:?}){status}", i.module, i.name, i.kind)?;
+            let status = if i.linked {
+                ""
+            } else {
+                "  (not provided by this runtime)"
+            };
+            writeln!(
+                out,
+                "import: {}::{} ({:?}){status}",
+                i.module, i.name, i.kind
+            )?;
         }
         for e in module.exports() {
             writeln!(out, "export: {} ({:?})", e.name, e.kind)?;

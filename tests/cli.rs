@@ -1,0 +1,284 @@
+//! End-to-end tests of the `wasi-hw` binary: WASI guests interpreted and AOT-compiled,
+//! the compiler's targets, and the errors users see for bad input.
+//! Needs `scripts/build-guests.sh` to have built target/guests/hello.wasm (scripts/test.sh does).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
+}
+
+fn guest(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/guests")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/build-guests.sh first",
+        p.display()
+    );
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = cli().args(args).output().expect("spawn wasi-hw");
+    // A crash (signal) would leave no exit code: every failure must be a clean exit.
+    assert!(
+        out.status.code().is_some(),
+        "wasi-hw died from a signal: {out:?}"
+    );
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn compile(wasm: &Path, out: &Path, target: &str) {
+    let o = run(&[
+        "compile",
+        wasm.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--target",
+        target,
+    ]);
+    assert!(o.status.success(), "compile failed: {}", stderr(&o));
+}
+
+fn wat_file(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, wat::parse_str(wat).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn hello_runs_the_same_interpreted_and_aot_with_args_env_dir_and_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("note.txt"), "sensor config v1\n").unwrap();
+    let wasm = guest("hello");
+    let aot = tmp.path().join("hello.aot");
+    compile(&wasm, &aot, "x86_64");
+
+    let dir = format!("{}::/data", data.display());
+    let common = ["--env", "GREETING=hi there", "--dir", &dir];
+    let guest_args = [
+        "--",
+        "one",
+        "two words",
+        "--cat",
+        "/data/note.txt",
+        "--exit",
+        "7",
+    ];
+    let interp = run(&[
+        &["run", "--interp"][..],
+        &common,
+        &[wasm.to_str().unwrap()],
+        &guest_args,
+    ]
+    .concat());
+    let native = run(&[&["run"][..], &common, &[aot.to_str().unwrap()], &guest_args].concat());
+    let in_memory = run(&[
+        &["run"][..],
+        &common,
+        &[wasm.to_str().unwrap()],
+        &guest_args,
+    ]
+    .concat());
+
+    let expected = "hello from wasm\narg[0]: one\narg[1]: two words\nfile /data/note.txt: sensor config v1\nGREETING=hi there\n";
+    for (what, o) in [
+        ("interpreter", &interp),
+        ("aot", &native),
+        ("compiled on load", &in_memory),
+    ] {
+        assert_eq!(stdout(o), expected, "{what}: stderr {}", stderr(o));
+        assert_eq!(o.status.code(), Some(7), "{what}: exit code propagated");
+    }
+}
+
+#[test]
+fn unpreopened_file_is_not_reachable() {
+    let o = run(&[
+        "run",
+        guest("hello").to_str().unwrap(),
+        "--",
+        "--cat",
+        "/etc/hostname",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot read /etc/hostname"));
+}
+
+#[test]
+fn armv7_output_is_produced_inspected_and_refused_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let aot = tmp.path().join("hello.armv7.aot");
+    compile(&guest("hello"), &aot, "armv7");
+    let o = run(&["inspect", aot.to_str().unwrap()]);
+    assert!(o.status.success());
+    let info = stdout(&o);
+    assert!(
+        info.contains("kind: aot") && info.contains("target: armv7") && info.contains("bits: 32"),
+        "{info}"
+    );
+
+    let o = run(&["run", aot.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("AOT-compiled for armv7") && err.contains("--target x86_64"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one-line error: {err}");
+
+    for target in ["thumbv7", "aarch64"] {
+        let out = tmp.path().join(format!("hello.{target}.aot"));
+        compile(&guest("hello"), &out, target);
+        let info = stdout(&run(&["inspect", out.to_str().unwrap()]));
+        assert!(info.contains(&format!("target: {target}")), "{info}");
+    }
+}
+
+#[test]
+fn inspect_lists_imports_and_exports() {
+    let o = run(&["inspect", guest("temp-sensor").to_str().unwrap()]);
+    let info = stdout(&o);
+    assert!(info.contains("kind: wasm"), "{info}");
+    assert!(
+        info.contains("import: wasi:i2c/i2c@0.2.0-draft::[method]i2c.write-read (Func)"),
+        "{info}"
+    );
+    assert!(info.contains("export: cabi_realloc (Func)"), "{info}");
+    assert!(
+        !info.contains("not provided"),
+        "every import is provided: {info}"
+    );
+}
+
+const OOB: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") (drop (i32.load (i32.const 65534)))))"#;
+
+#[test]
+fn load_past_memory_traps_interpreted_and_aot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = wat_file(tmp.path(), "oob.wasm", OOB);
+    let aot = tmp.path().join("oob.aot");
+    compile(&wasm, &aot, "x86_64");
+    for args in [
+        vec!["run", "--interp", wasm.to_str().unwrap()],
+        vec!["run", aot.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("wasm trap: out of bounds memory access"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn traps_carry_their_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = wat_file(
+        tmp.path(),
+        "boom.wasm",
+        r#"(module (func (export "_start") unreachable))"#,
+    );
+    let o = run(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("wasm trap: unreachable"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |args: &[&str], needle: &str| {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err:?}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err:?}");
+    };
+    let missing = tmp.path().join("nope.aot");
+    check(&["run", missing.to_str().unwrap()], "cannot read");
+
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "not a module").unwrap();
+    check(
+        &["run", text.to_str().unwrap()],
+        "is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
+    );
+
+    let aot = tmp.path().join("hello.aot");
+    compile(&guest("hello"), &aot, "x86_64");
+    let bytes = std::fs::read(&aot).unwrap();
+    let truncated = tmp.path().join("truncated.aot");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    check(
+        &["run", truncated.to_str().unwrap()],
+        "failed to load module",
+    );
+    let mut corrupt = bytes.clone();
+    for b in corrupt.iter_mut().skip(64).step_by(7) {
+        *b ^= 0x5a;
+    }
+    let corrupt_path = tmp.path().join("corrupt.aot");
+    std::fs::write(&corrupt_path, &corrupt).unwrap();
+    let o = run(&["run", corrupt_path.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "corrupt AOT must fail cleanly: {}",
+        stderr(&o)
+    );
+
+    let mut future = bytes.clone();
+    future[4] = 11;
+    let future_path = tmp.path().join("future.aot");
+    std::fs::write(&future_path, &future).unwrap();
+    check(
+        &["run", future_path.to_str().unwrap()],
+        "AOT format version 11 is not supported",
+    );
+
+    let wasm = guest("hello");
+    let wasm_bytes = std::fs::read(&wasm).unwrap();
+    let cut = tmp.path().join("cut.wasm");
+    std::fs::write(&cut, &wasm_bytes[..wasm_bytes.len() - 100]).unwrap();
+    check(
+        &["run", "--interp", cut.to_str().unwrap()],
+        "failed to load module",
+    );
+
+    let imports = wat_file(
+        tmp.path(),
+        "imp.wasm",
+        r#"(module (import "vendor:gpio/pins" "set" (func)) (func (export "_start")))"#,
+    );
+    check(
+        &["run", imports.to_str().unwrap()],
+        "unknown import: vendor:gpio/pins::set",
+    );
+    check(
+        &["run", "--interp", aot.to_str().unwrap()],
+        "--interp needs a .wasm module",
+    );
+}
