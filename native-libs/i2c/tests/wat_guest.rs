@@ -1,11 +1,12 @@
 //! The I2C natives driven by hand-written WAT guests through WAMR (interpreter), against the
 //! simulated bus: exact bytes, error codes in guest memory, hostile pointers and lengths.
+//! Every scenario runs twice: in the interpreter and AOT-compiled (module `interp`, `aot`).
 //! Real Rust guests (SDK + drivers) are tested end to end by the root crate.
 
 use wasi_hw_i2c::abi::{self, RawOperation};
 use wasi_hw_i2c::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
 use wasi_hw_i2c::{ErrorCode, I2cConfig, I2cHost, NoAcknowledgeSource};
-use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, Val};
+use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
 
 /// Imports every native with its canonical-ABI flat signature and re-exports it unchanged,
 /// so the test can pass any (also hostile) argument; plus memory pokes and a bump
@@ -78,10 +79,36 @@ struct Guest {
     eeprom: SimEeprom,
 }
 
-fn load(wat: &str) -> Module {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Interp,
+    #[cfg_attr(target_arch = "arm", allow(dead_code))]
+    Aot,
+}
+
+/// Loads a WAT guest, as bytecode for the interpreter or compiled by wasi-hw's AOT compiler
+/// for the host (software bounds checks on, as the CLI compiles).
+fn load(wat: &str, mode: Mode) -> Module {
     let engine = Engine::new().unwrap();
     wasi_hw_i2c::register(&engine).unwrap();
-    Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap()
+    let wasm = wat::parse_str(wat).unwrap();
+    let bytes = match mode {
+        Mode::Interp => wasm,
+        #[cfg(not(target_arch = "arm"))]
+        Mode::Aot => {
+            wasi_hw::compiler::compile(&wasm, &wasi_hw::compiler::CompileOptions::default())
+                .unwrap()
+        }
+        #[cfg(target_arch = "arm")]
+        Mode::Aot => unreachable!("no AOT compiler in 32-bit ARM builds"),
+    };
+    let module = Module::new(&engine, bytes).unwrap();
+    let expect = match mode {
+        Mode::Interp => ModuleKind::Wasm,
+        Mode::Aot => ModuleKind::Aot,
+    };
+    assert_eq!(module.kind(), expect);
+    module
 }
 
 fn i32v(x: u32) -> Val {
@@ -89,12 +116,12 @@ fn i32v(x: u32) -> Val {
 }
 
 impl Guest {
-    fn new() -> Guest {
-        Self::with_grants(&["sim:0x48,0x49,0x50"])
+    fn new(mode: Mode) -> Guest {
+        Self::with_grants(mode, &["sim:0x48,0x49,0x50"])
     }
 
-    fn with_grants(grants: &[&str]) -> Guest {
-        let module = load(GUEST);
+    fn with_grants(mode: Mode, grants: &[&str]) -> Guest {
+        let module = load(GUEST, mode);
         let sim = SimBus::new();
         let sensor = SimTmp102::new(23.5);
         let eeprom = SimEeprom::new(EepromConfig::at24c32());
@@ -312,9 +339,8 @@ enum Op {
     Write(Vec<u8>),
 }
 
-#[test]
-fn reads_the_simulated_sensor() {
-    let mut g = Guest::new();
+fn reads_the_simulated_sensor(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     assert_eq!(g.write_read(h, SENSOR, &[0x00], 2), Ok(vec![0x17, 0x80]));
     // A zero-length read is an address probe: it succeeds with an empty list.
@@ -330,9 +356,8 @@ fn reads_the_simulated_sensor() {
     assert_eq!(g.write_read(h, SENSOR, &[0x01], 2), Ok(vec![0x60, 0xB0]));
 }
 
-#[test]
-fn eeprom_round_trip_with_page_wrap() {
-    let mut g = Guest::new();
+fn eeprom_round_trip_with_page_wrap(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     let data: Vec<u8> = (1..=8).collect();
     // 0x0010 with 32-byte pages: fits in one page.
@@ -357,9 +382,8 @@ fn eeprom_round_trip_with_page_wrap() {
     assert_eq!(all, g.eeprom.contents());
 }
 
-#[test]
-fn transaction_returns_one_list_per_operation() {
-    let mut g = Guest::new();
+fn transaction_returns_one_list_per_operation(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     g.eeprom.load(0x100, &[10, 11, 12, 13, 14, 15]);
     let r = g
@@ -386,9 +410,8 @@ fn transaction_returns_one_list_per_operation() {
     assert_eq!(g.transaction(h, SENSOR, &[]).unwrap(), Ok(vec![]));
 }
 
-#[test]
-fn nack_on_absent_address_reaches_the_guest() {
-    let mut g = Guest::new();
+fn nack_on_absent_address_reaches_the_guest(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     let nack = ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address);
     assert_eq!(g.read_result(h, ABSENT, 1), Err(nack));
@@ -401,9 +424,8 @@ fn nack_on_absent_address_reaches_the_guest() {
     assert_eq!(g.sim.traffic().nacks, 4);
 }
 
-#[test]
-fn denied_address_is_refused_without_bus_traffic() {
-    let mut g = Guest::new();
+fn denied_address_is_refused_without_bus_traffic(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     let heap = g.heap();
     assert_eq!(g.read_result(h, DENIED, 2), Err(ErrorCode::Other));
@@ -425,9 +447,8 @@ fn denied_address_is_refused_without_bus_traffic() {
     assert_eq!(g.list_result(), Ok(vec![0x17, 0x80]));
 }
 
-#[test]
-fn buses_must_be_granted() {
-    let mut g = Guest::with_grants(&["sim:0x48"]);
+fn buses_must_be_granted(mode: Mode) {
+    let mut g = Guest::with_grants(mode, &["sim:0x48"]);
     assert_eq!(g.open("/dev/i2c-1"), Err(ErrorCode::Other));
     assert_eq!(g.open("SIM"), Err(ErrorCode::Other));
     assert_eq!(g.open(""), Err(ErrorCode::Other));
@@ -437,9 +458,8 @@ fn buses_must_be_granted() {
     assert_eq!(g.sim.traffic().transactions, 1);
 }
 
-#[test]
-fn oversized_lengths_are_errors_not_allocations() {
-    let mut g = Guest::new();
+fn oversized_lengths_are_errors_not_allocations(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     let heap = g.heap();
     for len in [1u64 << 40, u64::MAX, 64 * 1024 + 1] {
@@ -505,9 +525,8 @@ fn oversized_lengths_are_errors_not_allocations() {
     assert_eq!(g.write_read(h, SENSOR, &[0], 2), Ok(vec![0x17, 0x80]));
 }
 
-#[test]
-fn out_of_bounds_pointers_trap_and_the_host_survives() {
-    let mut g = Guest::new();
+fn out_of_bounds_pointers_trap_and_the_host_survives(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     let oob = 0xFFFF_FFF0u32;
     let cases: Vec<(&str, Vec<Val>)> = vec![
@@ -587,9 +606,8 @@ fn out_of_bounds_pointers_trap_and_the_host_survives() {
     assert_eq!(g.write_read(h, SENSOR, &[0], 2), Ok(vec![0x17, 0x80]));
 }
 
-#[test]
-fn malformed_abi_values_trap() {
-    let mut g = Guest::new();
+fn malformed_abi_values_trap(mode: Mode) {
+    let mut g = Guest::new(mode);
     let h = g.open("sim").unwrap();
     // Misaligned result area (result<list<u8>, error-code> needs 4).
     let msg = Guest::trap_message(g.call(
@@ -626,9 +644,8 @@ fn malformed_abi_values_trap() {
     assert_eq!(g.read(h, SENSOR, 2).unwrap(), vec![0x17, 0x80]);
 }
 
-#[test]
-fn unknown_and_dropped_handles_trap() {
-    let mut g = Guest::new();
+fn unknown_and_dropped_handles_trap(mode: Mode) {
+    let mut g = Guest::new(mode);
     let msg = Guest::trap_message(g.call(
         "read",
         &[i32v(999), i32v(SENSOR.into()), Val::I64(1), i32v(RET)],
@@ -666,9 +683,8 @@ fn unknown_and_dropped_handles_trap() {
     assert!(h3 != h && h3 != h2 && h3 != d);
 }
 
-#[test]
-fn delay_sleeps_at_least_the_requested_time() {
-    let mut g = Guest::new();
+fn delay_sleeps_at_least_the_requested_time(mode: Mode) {
+    let mut g = Guest::new(mode);
     let d = match g.call("open-delay", &[]).unwrap()[0] {
         Val::I32(d) => d as u32,
         v => panic!("{v:?}"),
@@ -682,9 +698,8 @@ fn delay_sleeps_at_least_the_requested_time() {
     assert_eq!(g.host().live_handles(), 0);
 }
 
-#[test]
-fn instance_without_host_state_traps_cleanly() {
-    let module = load(GUEST);
+fn instance_without_host_state_traps_cleanly(mode: Mode) {
+    let module = load(GUEST, mode);
     let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
     let err = inst.call("open-delay", &[]).unwrap_err();
     assert!(
@@ -694,8 +709,7 @@ fn instance_without_host_state_traps_cleanly() {
 }
 
 /// A guest whose allocator hands back a pointer outside its memory.
-#[test]
-fn lying_cabi_realloc_traps() {
+fn lying_cabi_realloc_traps(mode: Mode) {
     let module = load(
         r#"(module
           (import "wasi:i2c/i2c@0.2.0-draft" "[method]i2c.read" (func $read (param i32 i32 i64 i32)))
@@ -708,6 +722,7 @@ fn lying_cabi_realloc_traps() {
             (i32.load (i32.const 0x204)))
           (func (export "read") (param i32)
             (call $read (local.get 0) (i32.const 0x48) (i64.const 2) (i32.const 0x200))))"#,
+        mode,
     );
     let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
     let sim = SimBus::with_default_devices();
@@ -726,8 +741,7 @@ fn lying_cabi_realloc_traps() {
     );
 }
 
-#[test]
-fn guest_without_cabi_realloc_gets_a_clear_trap() {
+fn guest_without_cabi_realloc_gets_a_clear_trap(mode: Mode) {
     let module = load(
         r#"(module
           (import "wasi:i2c/i2c@0.2.0-draft" "[method]i2c.read" (func $read (param i32 i32 i64 i32)))
@@ -739,6 +753,7 @@ fn guest_without_cabi_realloc_gets_a_clear_trap() {
             (i32.load (i32.const 0x204)))
           (func (export "read") (param i32)
             (call $read (local.get 0) (i32.const 0x48) (i64.const 2) (i32.const 0x200))))"#,
+        mode,
     );
     let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
     inst.extensions_mut().insert(
@@ -755,9 +770,8 @@ fn guest_without_cabi_realloc_gets_a_clear_trap() {
     );
 }
 
-#[test]
-fn imports_match_the_proposal_names() {
-    let module = load(GUEST);
+fn imports_match_the_proposal_names(mode: Mode) {
+    let module = load(GUEST, mode);
     let imports = module.imports();
     assert!(imports.iter().all(|i| i.linked), "every import is provided");
     let imports: Vec<(String, String)> = imports.into_iter().map(|i| (i.module, i.name)).collect();
@@ -773,3 +787,34 @@ fn imports_match_the_proposal_names() {
         );
     }
 }
+
+/// Every scenario in both execution modes.
+macro_rules! in_both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod interp {
+            $( #[test] fn $name() { super::$name(super::Mode::Interp) } )*
+        }
+        #[cfg(not(target_arch = "arm"))]
+        mod aot {
+            $( #[test] fn $name() { super::$name(super::Mode::Aot) } )*
+        }
+    };
+}
+
+in_both_modes!(
+    reads_the_simulated_sensor,
+    eeprom_round_trip_with_page_wrap,
+    transaction_returns_one_list_per_operation,
+    nack_on_absent_address_reaches_the_guest,
+    denied_address_is_refused_without_bus_traffic,
+    buses_must_be_granted,
+    oversized_lengths_are_errors_not_allocations,
+    out_of_bounds_pointers_trap_and_the_host_survives,
+    malformed_abi_values_trap,
+    unknown_and_dropped_handles_trap,
+    delay_sleeps_at_least_the_requested_time,
+    instance_without_host_state_traps_cleanly,
+    lying_cabi_realloc_traps,
+    guest_without_cabi_realloc_gets_a_clear_trap,
+    imports_match_the_proposal_names,
+);
