@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the OpenWrt package target/openwrt/wasi-hw_VERSION-1_ARCH.ipk without the OpenWrt
+# SDK: the static armv7 binary, the armv7 AOT drivers, the procd init script and the UCI
+# config of packaging/openwrt/wasi-hw/files.
+#
+#   scripts/build-ipk.sh [--no-build] [--arch ARCH] [--out DIR]
+#     (default)    build everything first: guests (scripts/build-guests.sh: .wasm + host
+#                  compiler), then scripts/cross-armv7.sh (armv7 binary + armv7 .aot)
+#     --no-build   package what target/armv7/wasi-hw and target/guests/*.armv7.aot hold
+#     --arch ARCH  opkg architecture name (default arm_cortex-a7_neon-vfpv4, the OpenWrt
+#                  name for Cortex-A7 boards). opkg installs only packages whose
+#                  Architecture is in the device's `opkg print-architecture`. The binary
+#                  runs on every ARMv7 hard-float CPU; the .aot drivers need the CPU they
+#                  were compiled for (WASI_HW_ARMV7_CPU, see scripts/cross-armv7.sh).
+#     --out DIR    output directory (default target/openwrt)
+#
+# Format: what OpenWrt's ipkg-build writes and opkg reads: a gzip'ed tar holding
+# ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz, owned by root (0:0),
+# timestamps from the last commit (reproducible).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+build=1
+arch=arm_cortex-a7_neon-vfpv4
+out="$root/target/openwrt"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0; shift ;;
+    --arch) [ $# -ge 2 ] || { echo "build-ipk: --arch needs a value" >&2; exit 2; }
+            arch=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] || { echo "build-ipk: --out needs a value" >&2; exit 2; }
+           out=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-ipk: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+die() { echo "build-ipk: $*" >&2; exit 1; }
+
+if [ "$build" -eq 1 ]; then
+  scripts/build-guests.sh
+  scripts/cross-armv7.sh
+fi
+
+files="$root/packaging/openwrt/wasi-hw/files"
+bin="$root/target/armv7/wasi-hw"
+[ -x "$bin" ] || die "$bin missing: run scripts/cross-armv7.sh (or drop --no-build)"
+case "$(file -b "$bin")" in
+  *ARM*) ;;
+  *) die "$bin is not an ARM executable" ;;
+esac
+
+pkg=wasi-hw
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
+[ -n "$version" ] || die "no [workspace.package] version in Cargo.toml"
+version="$version-1"
+epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+data="$work/data"
+ctrl="$work/control"
+mkdir -p "$data/usr/bin" "$data/etc/init.d" "$data/etc/config" "$data/usr/lib/wasi-hw" "$ctrl"
+
+install -m 0755 "$bin" "$data/usr/bin/wasi-hw"
+install -m 0755 "$files/wasi-hw.init" "$data/etc/init.d/wasi-hw"
+install -m 0644 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
+shopt -s nullglob
+drivers=()
+for aot in "$root"/target/guests/*.armv7.aot; do
+  name=$(basename "$aot" .armv7.aot)
+  install -m 0644 "$aot" "$data/usr/lib/wasi-hw/$name.aot"
+  drivers+=("$name")
+done
+[ ${#drivers[@]} -gt 0 ] || echo "build-ipk: warning: no target/guests/*.armv7.aot, packaging no drivers" >&2
+
+installed_size=$(find "$data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+cat > "$ctrl/control" <<EOF
+Package: $pkg
+Version: $version
+Depends: libc
+Source: packaging/openwrt/wasi-hw
+SourceName: $pkg
+License: Apache-2.0
+Section: utils
+Architecture: $arch
+Installed-Size: $installed_size
+Maintainer: wasi-hw developers
+Description: Sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR.
+ Runs AOT-compiled wasm drivers as procd services, each with only the I2C
+ buses/addresses and USB devices granted in /etc/config/wasi-hw.
+EOF
+echo /etc/config/wasi-hw > "$ctrl/conffiles"
+# The SDK's default maintainer scripts: enable the init script on install (it starts
+# no driver until one is enabled in UCI), stop and disable it on removal.
+cat > "$ctrl/postinst" <<'EOF'
+#!/bin/sh
+[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_postinst $0 $@
+EOF
+cat > "$ctrl/prerm" <<'EOF'
+#!/bin/sh
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_prerm $0 $@
+EOF
+chmod 0755 "$ctrl/postinst" "$ctrl/prerm"
+chmod 0644 "$ctrl/control" "$ctrl/conffiles"
+
+tarz() { # DIR OUTPUT ENTRIES...: a reproducible root-owned tar.gz
+  local dir=$1 output=$2
+  shift 2
+  tar -C "$dir" --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+    --mtime="@$epoch" -cf - "$@" | gzip -n -9 > "$output"
+}
+tarz "$data" "$work/data.tar.gz" .
+tarz "$ctrl" "$work/control.tar.gz" .
+echo "2.0" > "$work/debian-binary"
+mkdir -p "$out"
+ipk="$out/${pkg}_${version}_${arch}.ipk"
+tarz "$work" "$ipk" ./debian-binary ./data.tar.gz ./control.tar.gz
+echo "build-ipk: $ipk ($(stat -c %s "$ipk") bytes; drivers: ${drivers[*]:-none})"

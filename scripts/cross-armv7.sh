@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Cross-builds the gateway runtime for armv7 hard-float (Cortex-A7/A9 OpenWrt routers) and
+# AOT-compiles the guest drivers for armv7.
+#
+#   scripts/cross-armv7.sh               static, stripped target/armv7/wasi-hw (runtime only,
+#                                        no LLVM) + target/guests/NAME.armv7.aot for every
+#                                        target/guests/NAME.wasm
+#   scripts/cross-armv7.sh cargo ARGS..  any cargo command with the armv7 cross environment,
+#                                        e.g. `cargo test -p wasi-hw-runtime` (test binaries
+#                                        run under qemu-arm-static)
+#
+# Toolchain: a rustup toolchain with the armv7-unknown-linux-gnueabihf target when one is
+# installed; otherwise Debian's rustc-web/cargo-web + rust-web-src, building std from source
+# (RUSTC_BOOTSTRAP=1, -Zbuild-std). C (WAMR) and linking: arm-linux-gnueabihf-gcc.
+# The binary is linked statically (+crt-static) so that it runs on musl-based OpenWrt as
+# well as on glibc systems; see "Static glibc caveats" in the README's Gateways section.
+#
+# Environment: WASI_HW_ARMV7_CPU (default cortex-a7) for the AOT drivers,
+# WASI_HW_HOST_BIN (default target/release/wasi-hw) for the x86_64 AOT compiler.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+triple=armv7-unknown-linux-gnueabihf
+triple_env=ARMV7_UNKNOWN_LINUX_GNUEABIHF
+# Separate target dir (below): the host build's lock and caches stay untouched.
+cross_dir="$root/target/armv7-cross"
+out_dir="$root/target/armv7"
+
+# The cross environment goes only to the cargo commands below (xcargo), never to the
+# host build of the AOT compiler.
+cross_env=(
+  "CARGO_TARGET_DIR=$cross_dir"
+  "CARGO_TARGET_${triple_env}_LINKER=arm-linux-gnueabihf-gcc"
+  "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static"
+  "CARGO_TARGET_${triple_env}_RUNNER=qemu-arm-static"
+  "CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc"
+  "AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar"
+  # Lets qemu-arm-static find the armhf loader if a test binary ends up dynamic.
+  "QEMU_LD_PREFIX=${QEMU_LD_PREFIX:-/usr/arm-linux-gnueabihf}"
+)
+# bindgen (wamr-sys) loads the host libclang (clang-sys finds Debian's in its default
+# paths; set LIBCLANG_PATH elsewhere). wamr-sys passes the armhf sysroot headers to it.
+
+for tool in arm-linux-gnueabihf-gcc arm-linux-gnueabihf-strip qemu-arm-static; do
+  command -v "$tool" >/dev/null || { echo "cross-armv7: $tool missing (run scripts/setup.sh)" >&2; exit 1; }
+done
+
+# Pick the toolchain: rustup's std for the target if installed, else Debian's + build-std.
+build_std=()
+if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
+  cargo_bin=cargo
+else
+  cargo_bin=/usr/bin/cargo
+  cross_env+=(RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1)
+  [ -d /usr/lib/rustlib/src/rust/library ] || {
+    echo "cross-armv7: no $triple std: install rust-web-src (scripts/setup.sh) or rustup target add $triple" >&2
+    exit 1
+  }
+  build_std=(-Zbuild-std=std,panic_abort)
+fi
+
+xcargo() {
+  local sub=$1
+  shift
+  env "${cross_env[@]}" "$cargo_bin" "$sub" --target "$triple" "${build_std[@]}" "$@"
+}
+
+if [ "${1:-}" = cargo ]; then
+  shift
+  [ $# -gt 0 ] || { echo "usage: $0 cargo SUBCOMMAND [ARGS...]" >&2; exit 2; }
+  xcargo "$@"
+  exit
+fi
+
+echo "cross-armv7: building wasi-hw for $triple (runtime only, static)"
+xcargo build --release --locked --no-default-features --bin wasi-hw
+mkdir -p "$out_dir"
+arm-linux-gnueabihf-strip -o "$out_dir/wasi-hw" "$cross_dir/$triple/release/wasi-hw"
+file_desc=$(file -b "$out_dir/wasi-hw" 2>/dev/null || true)
+echo "cross-armv7: $out_dir/wasi-hw ($(stat -c %s "$out_dir/wasi-hw") bytes${file_desc:+; $file_desc})"
+case "$file_desc" in
+  *dynamically*) echo "cross-armv7: expected a static binary" >&2; exit 1 ;;
+esac
+
+# AOT drivers: compiled on the host (the armv7 binary has no compiler).
+shopt -s nullglob
+wasms=("$root"/target/guests/*.wasm)
+if [ ${#wasms[@]} -eq 0 ]; then
+  echo "cross-armv7: no target/guests/*.wasm (run scripts/build-guests.sh); skipping armv7 AOT"
+  exit 0
+fi
+host_bin="${WASI_HW_HOST_BIN:-$root/target/release/wasi-hw}"
+if [ ! -x "$host_bin" ]; then
+  echo "cross-armv7: building the host AOT compiler"
+  cargo build --release --quiet --bin wasi-hw
+fi
+cpu="${WASI_HW_ARMV7_CPU:-cortex-a7}"
+for wasm in "${wasms[@]}"; do
+  aot="${wasm%.wasm}.armv7.aot"
+  "$host_bin" compile --target armv7 --cpu "$cpu" -o "$aot" "$wasm"
+  echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes)"
+done

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Checks an OpenWrt .ipk built by scripts/build-ipk.sh: outer format, control file,
+# paths, modes and owners, that the binary is a static 32-bit ARM executable that runs
+# (under qemu-arm-static) and knows the packaged .aot drivers, the UCI config's syntax,
+# and what the procd init script asks procd to run (with OpenWrt's rc.common/procd
+# functions replaced by recording stubs).
+#
+#   scripts/test-ipk.sh [IPK]     default: the only target/openwrt/wasi-hw_*.ipk
+#
+# Every failed check is printed; the exit status is 1 if any failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [ $# -ge 1 ]; then
+  ipk=$1
+else
+  shopt -s nullglob
+  ipks=("$root"/target/openwrt/wasi-hw_*.ipk)
+  shopt -u nullglob
+  [ ${#ipks[@]} -eq 1 ] || { echo "test-ipk: expected one target/openwrt/wasi-hw_*.ipk (run scripts/build-ipk.sh), found ${#ipks[@]}" >&2; exit 1; }
+  ipk=${ipks[0]}
+fi
+[ -f "$ipk" ] || { echo "test-ipk: $ipk not found" >&2; exit 1; }
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+check() { # DESCRIPTION COMMAND...: run a check, record the result
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- outer archive: gzip'ed tar with exactly the three members, debian-binary first ---
+check "outer archive is gzip data" sh -c "gzip -t '$ipk'"
+members=$(tar -tzf "$ipk" | tr '\n' ' ')
+check "outer members are ./debian-binary ./data.tar.gz ./control.tar.gz (got: $members)" \
+  test "$members" = "./debian-binary ./data.tar.gz ./control.tar.gz "
+mkdir "$work/outer" "$work/control" "$work/data"
+tar -xzf "$ipk" -C "$work/outer"
+check "debian-binary is 2.0" test "$(cat "$work/outer/debian-binary")" = "2.0"
+tar -xzf "$work/outer/control.tar.gz" -C "$work/control"
+tar -xzf "$work/outer/data.tar.gz" -C "$work/data"
+
+owners() { tar -tvzf "$1" --numeric-owner | awk '$2 != "0/0" { print $NF }'; }
+check "every file of control.tar.gz and data.tar.gz is owned by 0:0" \
+  test -z "$(owners "$work/outer/control.tar.gz")$(owners "$work/outer/data.tar.gz")$(owners "$ipk")"
+
+# --- control ---
+ctl="$work/control/control"
+check "control.tar.gz holds control, conffiles, postinst, prerm and nothing else" \
+  test "$(cd "$work/control" && find . -mindepth 1 | sort | tr '\n' ' ')" = "./conffiles ./control ./postinst ./prerm "
+field() { sed -n "s/^$1: //p" "$ctl"; }
+check "control: every line is 'Field: value' or a continuation" \
+  test -z "$(grep -Ev '^([A-Z][A-Za-z-]*: .+| .+)$' "$ctl" || true)"
+for f in Package Version Architecture Maintainer Description Installed-Size Depends; do
+  check "control: exactly one $f" test "$(grep -c "^$f: " "$ctl")" = 1
+done
+check "control: Package is wasi-hw" test "$(field Package)" = wasi-hw
+check "control: Version $(field Version) looks like an opkg version" \
+  sh -c "printf '%s' '$(field Version)' | grep -Eq '^[0-9][0-9A-Za-z.+~]*-[0-9]+$'"
+check "control: Architecture is an ARM one ($(field Architecture))" \
+  sh -c "case '$(field Architecture)' in arm_*) true ;; *) false ;; esac"
+check "file name is Package_Version_Architecture.ipk" \
+  test "$(basename "$ipk")" = "$(field Package)_$(field Version)_$(field Architecture).ipk"
+data_bytes=$(find "$work/data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+check "control: Installed-Size ($(field Installed-Size)) is the data size ($data_bytes)" \
+  test "$(field Installed-Size)" = "$data_bytes"
+check "conffiles lists exactly /etc/config/wasi-hw" \
+  test "$(cat "$work/control/conffiles")" = /etc/config/wasi-hw
+for s in postinst prerm; do
+  check "$s is executable and parses (sh -n)" sh -c "test -x '$work/control/$s' && sh -n '$work/control/$s'"
+done
+
+# --- data: paths, modes ---
+mode() { stat -c %a "$1"; }
+expected_paths="./etc ./etc/config ./etc/config/wasi-hw ./etc/init.d ./etc/init.d/wasi-hw ./usr ./usr/bin ./usr/bin/wasi-hw ./usr/lib ./usr/lib/wasi-hw"
+got_paths=$(cd "$work/data" && find . -mindepth 1 ! -path './usr/lib/wasi-hw/*' | sort | tr '\n' ' ')
+check "data holds exactly the expected paths (got: $got_paths)" test "$got_paths" = "$expected_paths "
+bin="$work/data/usr/bin/wasi-hw"
+init="$work/data/etc/init.d/wasi-hw"
+conf="$work/data/etc/config/wasi-hw"
+check "/usr/bin/wasi-hw is mode 755" test "$(mode "$bin")" = 755
+check "/etc/init.d/wasi-hw is mode 755" test "$(mode "$init")" = 755
+check "/etc/config/wasi-hw is mode 644" test "$(mode "$conf")" = 644
+desc=$(file -b "$bin")
+check "/usr/bin/wasi-hw is a static 32-bit ARM EABI5 executable ($desc)" \
+  sh -c "case '$desc' in *'ELF 32-bit LSB'*ARM*EABI5*static*) true ;; *) false ;; esac"
+check "/usr/bin/wasi-hw is stripped" sh -c "case '$desc' in *', stripped'*) true ;; *) false ;; esac"
+shopt -s nullglob
+aots=("$work"/data/usr/lib/wasi-hw/*)
+shopt -u nullglob
+check "/usr/lib/wasi-hw holds at least one driver" test ${#aots[@]} -ge 1
+for aot in "${aots[@]}"; do
+  n=${aot##*/}
+  check "driver $n is a .aot file of mode 644" sh -c "case '$n' in *.aot) test \"\$(stat -c %a '$aot')\" = 644 ;; *) false ;; esac"
+  check "driver $n starts with the AOT magic" test "$(head -c 4 "$aot" | od -An -c | tr -d ' ')" = '\0aot'
+done
+
+# --- the packaged binary runs (qemu user mode) and accepts the packaged drivers ---
+if command -v qemu-arm-static >/dev/null; then
+  check "packaged binary runs under qemu-arm-static (--version)" \
+    sh -c "qemu-arm-static '$bin' --version | grep -q '^wasi-hw '"
+  for aot in "${aots[@]}"; do
+    info=$(qemu-arm-static "$bin" inspect "$aot" 2>&1 || true)
+    check "packaged binary inspects ${aot##*/} as an armv7 AOT module" \
+      sh -c "printf '%s\n' '$info' | grep -qi '^target: armv7'"
+  done
+else
+  fail "qemu-arm-static missing (scripts/setup.sh installs qemu-user-static)"
+fi
+
+# --- UCI config: syntax, and every enabled-by-example module is shipped ---
+uci_to_sh() { # FILE: UCI config → shell assignments in OpenWrt's CONFIG_* layout
+  awk '
+    function q(s) { return "'\''" s "'\''" }
+    function val(s) {
+      if (s ~ /^'\''[^'\'']*'\''$/) return substr(s, 2, length(s) - 2)
+      if (s ~ /^[^'\''" \t]+$/) return s
+      printf "line %d: bad value %s\n", NR, s > "/dev/stderr"; bad = 1; return ""
+    }
+    /^[ \t]*(#|$)/ { next }
+    {
+      line = $0; sub(/^[ \t]+/, "", line); sub(/[ \t]+$/, "", line)
+      kw = line; sub(/[ \t].*/, "", kw)
+      rest = substr(line, length(kw) + 1); sub(/^[ \t]+/, "", rest)
+      name = rest; sub(/[ \t].*/, "", name)
+      v = substr(rest, length(name) + 1); sub(/^[ \t]+/, "", v)
+      if (kw == "config") {
+        sect = val(v); type = name
+        if (sect !~ /^[A-Za-z0-9_]+$/) { printf "line %d: bad section name\n", NR > "/dev/stderr"; bad = 1 }
+        print "SECTIONS=\"$SECTIONS " sect "\"; CONFIG_" sect "_TYPE=" q(type)
+      } else if ((kw == "option" || kw == "list") && sect != "" && name ~ /^[A-Za-z0-9_]+$/ && v != "") {
+        x = val(v)
+        if (kw == "option") print "CONFIG_" sect "_" name "=" q(x)
+        else {
+          n = ++len[sect "_" name]
+          print "CONFIG_" sect "_" name "_ITEM" n "=" q(x) "; CONFIG_" sect "_" name "_LENGTH=" n
+        }
+      } else { printf "line %d: not UCI: %s\n", NR, $0 > "/dev/stderr"; bad = 1 }
+    }
+    END { exit bad }
+  ' "$1"
+}
+if uci_to_sh "$conf" > "$work/shipped.sh" && grep -q '^SECTIONS=' "$work/shipped.sh"; then
+  ok "shipped /etc/config/wasi-hw is valid UCI"
+else
+  fail "shipped /etc/config/wasi-hw is valid UCI"
+fi
+for m in $(sed -n "s/^[ \t]*option module '\(.*\)'$/\1/p" "$conf"); do
+  check "config module $m is shipped in the package" test -f "$work/data$m"
+done
+
+# --- the init script, run with recording stubs for rc.common, functions.sh and procd ---
+check "init script parses (sh -n)" sh -n "$init"
+check "init script is an rc.common procd script" \
+  sh -c "head -n1 '$init' | grep -qx '#!/bin/sh /etc/rc.common' && grep -qx 'USE_PROCD=1' '$init'"
+
+cat > "$work/stubs.sh" <<'EOF'
+# Minimal stand-ins for OpenWrt's /lib/functions.sh and /lib/functions/procd.sh:
+# config values come from a UCI file converted by uci_to_sh; procd calls are printed.
+config_load() { . "$UCI_SH"; }
+config_get() { # VAR SECTION OPTION [DEFAULT]
+  eval "_v=\${CONFIG_$2_$3-}"
+  [ -n "$_v" ] || _v=${4-}
+  eval "$1=\$_v"
+}
+config_get_bool() {
+  config_get "$@"
+  eval "_v=\$$1"
+  case "$_v" in
+    1|on|true|yes|enabled) eval "$1=1" ;;
+    0|off|false|no|disabled) eval "$1=0" ;;
+    *) eval "$1=\${4-0}" ;;
+  esac
+}
+config_list_foreach() { # SECTION OPTION FUNCTION ARGS...
+  _s=$1 _o=$2 _f=$3
+  shift 3
+  eval "_n=\${CONFIG_${_s}_${_o}_LENGTH:-0}"
+  _i=1
+  while [ "$_i" -le "$_n" ]; do
+    eval "_item=\$CONFIG_${_s}_${_o}_ITEM$_i"
+    "$_f" "$_item" "$@"
+    _i=$((_i + 1))
+  done
+}
+config_foreach() { # FUNCTION TYPE
+  for _sect in $SECTIONS; do
+    eval "_t=\$CONFIG_${_sect}_TYPE"
+    [ "$_t" = "$2" ] && "$1" "$_sect"
+  done
+  return 0
+}
+procd_open_instance() { echo "instance $1"; _cmd=""; }
+procd_set_param() {
+  _k=$1
+  shift
+  if [ "$_k" = command ]; then _cmd=$(printf '[%s]' "$@"); else echo "  $_k $*"; fi
+}
+procd_append_param() {
+  [ "$1" = command ] || { echo "unexpected append $1"; return; }
+  shift
+  _cmd="$_cmd$(printf '[%s]' "$@")"
+}
+procd_close_instance() { echo "  command $_cmd"; echo "end"; }
+procd_add_reload_trigger() { echo "reload-trigger $*"; }
+EOF
+
+mkdir -p "$work/mods"
+: > "$work/mods/a.aot"
+: > "$work/mods/b.aot"
+cat > "$work/test.config" <<EOF
+config driver 'temp'
+	option enabled '1'
+	option module '$work/mods/a.aot'
+	list i2c '/dev/i2c-1:0x48,0x49'
+	list i2c 'sim:0x50'
+	list args '--bus'
+	list args 'two words'
+	option log_level 'debug'
+
+config driver 'usbdev'
+	option enabled 'yes'
+	option module '$work/mods/b.aot'
+	list usb '0781:5567'
+	list env 'A=1'
+	list dir '/tmp::/data'
+	option stack_size '131072'
+	option respawn '0'
+
+config driver 'off'
+	option enabled '0'
+	option module '$work/mods/a.aot'
+
+config driver 'gone'
+	option enabled '1'
+	option module '$work/mods/missing.aot'
+
+config other 'x'
+	option enabled '1'
+EOF
+uci_to_sh "$work/test.config" > "$work/test.sh"
+got=$(UCI_SH="$work/test.sh" sh -c ". '$work/stubs.sh'; . '$init'; start_service; service_triggers" 2> "$work/init.err") \
+  || fail "init script: start_service failed: $(cat "$work/init.err")"
+expected="instance temp
+  env RUST_LOG=debug
+  respawn 3600 5 5
+  stdout 1
+  stderr 1
+  file $work/mods/a.aot
+  command [/usr/bin/wasi-hw][run][--i2c][/dev/i2c-1:0x48,0x49][--i2c][sim:0x50][$work/mods/a.aot][--][--bus][two words]
+end
+instance usbdev
+  env RUST_LOG=warn
+  stdout 1
+  stderr 1
+  file $work/mods/b.aot
+  command [/usr/bin/wasi-hw][run][--usb][0781:5567][--env][A=1][--dir][/tmp::/data][--stack-size][131072][$work/mods/b.aot][--]
+end
+reload-trigger wasi-hw"
+if [ "$got" = "$expected" ]; then
+  ok "init script: one procd instance per enabled driver with its grants, args and respawn"
+else
+  fail "init script procd calls differ:"
+  diff <(echo "$expected") <(echo "$got") >&2 || true
+fi
+check "init script: a driver whose module is missing is reported on stderr" \
+  grep -q "driver 'gone'.*not found" "$work/init.err"
+
+# The shipped config starts nothing (every driver disabled by default).
+got=$(UCI_SH="$work/shipped.sh" sh -c ". '$work/stubs.sh'; . '$init'; start_service") \
+  || fail "init script: start_service failed on the shipped config"
+check "shipped config: no driver enabled by default" test -z "$got"
+
+echo
+if [ "$failures" -gt 0 ]; then
+  echo "test-ipk: $failures check(s) failed for $ipk" >&2
+  exit 1
+fi
+echo "test-ipk: all checks passed for $ipk"
