@@ -1,1 +1,129 @@
-//! placeholder
+//! WASI-USB (`wasi:usb@0.2.1`, the WIT in `wit/usb/`) for wasi-hw: host functions that WAMR
+//! calls through the canonical ABI on a core module, over two interchangeable backends —
+//! nusb (Linux usbfs) for real devices and an in-process simulation for tests.
+//!
+//! Embedding (what the `wasi-hw` CLI does):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (engine, module_bytes) = (wasi_hw_runtime::Engine::new()?, Vec::<u8>::new());
+//! use wasi_hw_usb::{install, register, UsbConfig};
+//! register(&engine)?;                                    // once, before loading modules
+//! let usb = UsbConfig::from_args(&["sim"])?;             // the values of every --usb option
+//! let module = wasi_hw_runtime::Module::new(&engine, module_bytes)?;
+//! let mut instance = wasi_hw_runtime::Instance::new(&module, &Default::default())?;
+//! install(&mut instance, usb);                           // per instance
+//! instance.run_main()?;
+//! # Ok(()) }
+//! ```
+//!
+//! An instance without [`install`] sees no devices (`list-devices` returns an empty list).
+
+pub mod abi;
+pub mod backend;
+pub mod descriptors;
+pub mod error;
+mod host;
+#[cfg(target_os = "linux")]
+pub mod nusb_backend;
+pub mod sim;
+
+use wasi_hw_policy::usb::{UsbBackendKind, UsbPolicy};
+use wasi_hw_runtime::{Engine, Instance};
+
+pub use backend::{UsbBackend, UsbDeviceHandle};
+pub use error::UsbError;
+pub use host::{
+    host_modules, signatures, UsbState, DEVICE_MODULE, HOTPLUG_MODULE, MAX_RESOURCES,
+    MAX_TRANSFER_SIZE, TRANSFERS_MODULE,
+};
+pub use sim::{SimBackend, SimController};
+pub use wasi_hw_policy::usb::UsbGrantError;
+
+/// What one instance may do with USB: the grants and the backend that serves them.
+pub struct UsbConfig {
+    policy: UsbPolicy,
+    backend: Box<dyn UsbBackend>,
+    sim: Option<SimController>,
+}
+
+impl UsbConfig {
+    /// Nothing granted.
+    pub fn none() -> UsbConfig {
+        UsbConfig::from_policy(UsbPolicy::none())
+    }
+
+    /// Parses the values of the `--usb` options (see `wasi_hw_policy::usb` for the syntax:
+    /// `sim`, `VID:PID`, `VID:PID@BUS-PORT[.PORT]`, `...:ifN`).
+    pub fn from_args<S: AsRef<str>>(values: &[S]) -> Result<UsbConfig, UsbGrantError> {
+        Ok(UsbConfig::from_policy(UsbPolicy::parse_args(values)?))
+    }
+
+    /// The backend the policy selects: a fresh simulated world for `sim`, else the host's
+    /// USB (nusb; no devices on platforms other than Linux).
+    pub fn from_policy(policy: UsbPolicy) -> UsbConfig {
+        match policy.backend() {
+            UsbBackendKind::Sim => {
+                let sim = SimBackend::new();
+                let controller = sim.controller();
+                UsbConfig {
+                    policy,
+                    backend: Box::new(sim),
+                    sim: Some(controller),
+                }
+            }
+            UsbBackendKind::Host => UsbConfig {
+                policy,
+                backend: host::host_backend(),
+                sim: None,
+            },
+        }
+    }
+
+    /// A custom backend (tests, other simulations).
+    pub fn with_backend(policy: UsbPolicy, backend: Box<dyn UsbBackend>) -> UsbConfig {
+        UsbConfig {
+            policy,
+            backend,
+            sim: None,
+        }
+    }
+
+    pub fn policy(&self) -> &UsbPolicy {
+        &self.policy
+    }
+
+    /// Plugs the simulated devices in and out (only with the `sim` backend).
+    pub fn sim_controller(&self) -> Option<SimController> {
+        self.sim.clone()
+    }
+
+    /// Whether any device can be visible.
+    pub fn is_enabled(&self) -> bool {
+        !self.policy.is_empty()
+    }
+
+    /// The per-instance state [`install`] adds.
+    pub fn into_state(self) -> UsbState {
+        UsbState::new(self.policy, self.backend)
+    }
+}
+
+/// Registers the wasi:usb natives with WAMR (process-global; idempotent). Call before
+/// loading modules that import them.
+pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
+    for m in host_modules() {
+        engine.register_host_module(m)?;
+    }
+    Ok(())
+}
+
+/// Gives an instance its USB grants and backend.
+pub fn install(instance: &mut Instance, config: UsbConfig) {
+    log::debug!(
+        "usb: {} grant(s), backend {:?}",
+        config.policy.grants().len(),
+        config.policy.backend()
+    );
+    instance.extensions_mut().insert(config.into_state());
+}
