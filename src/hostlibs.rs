@@ -8,6 +8,7 @@ use wasi_hw_runtime::{Engine, Instance};
 /// resolves imports at load time).
 pub fn register(engine: &Engine) -> Result<()> {
     wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
+    wasi_hw_usb::register(engine).context("registering WASI-USB natives")?;
     Ok(())
 }
 
@@ -18,6 +19,11 @@ pub fn install(instance: &mut Instance, i2c: &[String], usb: &[String]) -> Resul
         .build()
         .context("setting up I2C")?;
     instance.extensions_mut().insert(host);
-    let _ = usb;
+    // Without a grant the guest sees no USB device; skip even creating a backend then,
+    // so a pure I2C driver pays nothing for USB at start-up.
+    if !usb.is_empty() {
+        let config = wasi_hw_usb::UsbConfig::from_args(usb).context("--usb")?;
+        wasi_hw_usb::install(instance, config);
+    }
     Ok(())
 }
