@@ -2,3 +2,5 @@
 
 #[cfg(feature = "aot-compiler")]
 pub mod compiler;
+pub mod cli;
+pub mod hostlibs;
