@@ -27,6 +27,28 @@ impl UsbError {
         self as u8
     }
 
+    /// The case with canonical-ABI discriminant `d`.
+    pub fn from_discriminant(d: u8) -> Option<UsbError> {
+        use UsbError::*;
+        [
+            Io,
+            InvalidParam,
+            Access,
+            NoDevice,
+            NotFound,
+            Busy,
+            Timeout,
+            Overflow,
+            Pipe,
+            Interrupted,
+            NoMem,
+            NotSupported,
+            Other,
+        ]
+        .get(usize::from(d))
+        .copied()
+    }
+
     /// The libusb error code this case stands for (LIBUSB_ERROR_*).
     pub fn libusb_code(self) -> i32 {
         match self {
@@ -109,6 +131,14 @@ pub type UsbResult<T> = Result<T, UsbError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discriminants_round_trip() {
+        for d in 0..13u8 {
+            assert_eq!(UsbError::from_discriminant(d).unwrap().discriminant(), d);
+        }
+        assert_eq!(UsbError::from_discriminant(13), None);
+    }
 
     #[test]
     fn libusb_codes() {
