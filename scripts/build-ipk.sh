@@ -64,7 +64,8 @@ mkdir -p "$data/usr/bin" "$data/etc/init.d" "$data/etc/config" "$data/usr/lib/wa
 
 install -m 0755 "$bin" "$data/usr/bin/wasi-hw"
 install -m 0755 "$files/wasi-hw.init" "$data/etc/init.d/wasi-hw"
-install -m 0644 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
+# 0600 like the SDK's INSTALL_CONF.
+install -m 0600 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
 shopt -s nullglob
 drivers=()
 for aot in "$root"/target/guests/*.armv7.aot; do

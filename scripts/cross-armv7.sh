@@ -15,8 +15,13 @@
 # The binary is linked statically (+crt-static) so that it runs on musl-based OpenWrt as
 # well as on glibc systems; see "Static glibc caveats" in the README's Gateways section.
 #
-# Environment: WASI_HW_ARMV7_CPU (default cortex-a7) for the AOT drivers,
-# WASI_HW_HOST_BIN (default target/release/wasi-hw) for the x86_64 AOT compiler.
+# Environment:
+#   WASI_HW_ARMV7_CPU, WASI_HW_ARMV7_FEATURES   --cpu / --cpu-features for the armv7 .aot
+#       (default: the compiler's, cortex-a7 = NEON + VFPv4 with 32 D registers, OpenWrt
+#       arch arm_cortex-a7_neon-vfpv4). For VFPv3-D16 boards without NEON (Marvell
+#       Armada 370/38x/XP, OpenWrt mvebu, arm_cortex-a9_vfpv3-d16) use
+#       WASI_HW_ARMV7_CPU=cortex-a9 WASI_HW_ARMV7_FEATURES=-neon,-d32.
+#   WASI_HW_HOST_BIN   the x86_64 wasi-hw with the AOT compiler (default target/release/wasi-hw)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -95,9 +100,11 @@ if [ ! -x "$host_bin" ]; then
   echo "cross-armv7: building the host AOT compiler"
   cargo build --release --quiet --bin wasi-hw
 fi
-cpu="${WASI_HW_ARMV7_CPU:-cortex-a7}"
+aot_opts=()
+[ -n "${WASI_HW_ARMV7_CPU:-}" ] && aot_opts+=(--cpu "$WASI_HW_ARMV7_CPU")
+[ -n "${WASI_HW_ARMV7_FEATURES:-}" ] && aot_opts+=("--cpu-features=$WASI_HW_ARMV7_FEATURES")
 for wasm in "${wasms[@]}"; do
   aot="${wasm%.wasm}.armv7.aot"
-  "$host_bin" compile --target armv7 --cpu "$cpu" -o "$aot" "$wasm"
+  "$host_bin" compile "$wasm" -o "$aot" --target armv7 "${aot_opts[@]}"
   echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes)"
 done

@@ -86,7 +86,7 @@ init="$work/data/etc/init.d/wasi-hw"
 conf="$work/data/etc/config/wasi-hw"
 check "/usr/bin/wasi-hw is mode 755" test "$(mode "$bin")" = 755
 check "/etc/init.d/wasi-hw is mode 755" test "$(mode "$init")" = 755
-check "/etc/config/wasi-hw is mode 644" test "$(mode "$conf")" = 644
+check "/etc/config/wasi-hw is mode 600 (as the SDK's INSTALL_CONF)" test "$(mode "$conf")" = 600
 desc=$(file -b "$bin")
 check "/usr/bin/wasi-hw is a static 32-bit ARM EABI5 executable ($desc)" \
   sh -c "case '$desc' in *'ELF 32-bit LSB'*ARM*EABI5*static*) true ;; *) false ;; esac"
