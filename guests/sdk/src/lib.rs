@@ -27,6 +27,7 @@ pub mod abi;
 pub mod cli;
 pub mod delay;
 pub mod i2c;
+pub mod usb;
 
 /// Raw `wit-bindgen` bindings for the `wasi-hw:host/i2c-driver` world. Prefer the
 /// wrappers in [`i2c`] and [`delay`]; these are public for drivers that want the
