@@ -57,10 +57,15 @@ else
     /usr/bin/cargo build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort)
 fi
 
-# The binaries are the packages under guests/drivers/ (the SDK is a library).
+# The binaries are the workspace members under guests/drivers/ (the SDK is a library).
 mkdir -p "$out"
 names=()
 for manifest in "$guests"/drivers/*/Cargo.toml; do
+  dir=$(basename "$(dirname "$manifest")")
+  if ! grep -q "\"drivers/$dir\"" "$guests/Cargo.toml"; then
+    echo "build-guests: skipping drivers/$dir (not in the workspace members)" >&2
+    continue
+  fi
   name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n1)
   [ -n "$name" ] || die "no package name in $manifest"
   wasm="$guests/target/wasm32-wasip1/release/$name.wasm"

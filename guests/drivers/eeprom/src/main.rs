@@ -8,11 +8,12 @@
 //! - `--bus`: bus name as granted to the instance (e.g. `/dev/i2c-1`, `sim`); required.
 //! - `--addr`: 7-bit device address; default 0x50.
 //! - `--addr-bytes`: memory address width: 1 (24C01..24C16) or 2 (24C32 and up);
-//!   default 1. Offset bits above it go into the low device-address bits (block
+//!   default 2 (the 24C32 of the simulated bus and most current boards). Offset bits above it go into the low device-address bits (block
 //!   select, as on the 24C04/08/16), so 24C16 offset 0x1ff is device 0x51, byte 0xff.
 //! - `--page-size`: write page in bytes, a power of two up to 256; default 8 (the
 //!   smallest 24Cxx page, always safe; 24C32/64 take 32).
 //! - `--size`: capacity in bytes; when given, accesses beyond it are refused.
+//! - `--verify`: after `write`, read the bytes back and fail if they differ.
 //! - `--write-delay-ms`: wait this long after each page write instead of ACK polling.
 //!   By default the device is polled (a write of the memory address, every 0.5 ms,
 //!   for up to 50 ms) until it acknowledges again, i.e. its write cycle has ended.
@@ -22,7 +23,7 @@
 //! Output on stdout. `read` prints 16 bytes per line, each line the offset of its
 //! first byte (at least 4 lowercase hex digits), a colon and the bytes as lowercase
 //! hex separated by single spaces: `0000: de ad be ef`. `write` prints
-//! `wrote N bytes at 0xOOOO`. Errors: `eeprom: error: ...` on stderr, exit status 1;
+//! `wrote N bytes at 0xOOOO` (with ` (verified)` appended under `--verify`). Errors: `eeprom: error: ...` on stderr, exit status 1;
 //! an absent device reads `... no-acknowledge(address)`.
 
 use std::fmt::{self, Display, Write as _};
@@ -35,7 +36,7 @@ use wasi_hw_guest::i2c::I2c;
 
 const PROG: &str = "eeprom";
 const USAGE: &str = "usage: eeprom --bus NAME [--addr 0x50] [--addr-bytes 1|2] [--page-size N] \
-[--size BYTES] [--write-delay-ms MS] (read OFFSET LEN | write OFFSET HEXBYTES)";
+[--size BYTES] [--write-delay-ms MS] (read OFFSET LEN | write [--verify] OFFSET HEXBYTES)";
 
 /// Largest single read: keeps each host buffer small whatever LEN is.
 const READ_CHUNK: usize = 128;
@@ -54,8 +55,15 @@ struct Geometry {
 
 #[derive(Debug, PartialEq)]
 enum Command {
-    Read { offset: u32, len: u32 },
-    Write { offset: u32, data: Vec<u8> },
+    Read {
+        offset: u32,
+        len: u32,
+    },
+    Write {
+        offset: u32,
+        data: Vec<u8>,
+        verify: bool,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -76,7 +84,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, String> {
             "--size",
             "--write-delay-ms",
         ],
-        &["--help", "-h"],
+        &["--help", "-h", "--verify"],
     )?;
     if args.flag("--help") || args.flag("-h") {
         return Ok(None);
@@ -86,7 +94,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, String> {
     if base > 0x7f {
         return Err(format!("--addr {base:#x} is not a 7-bit address"));
     }
-    let addr_bytes: u8 = args.int_or("--addr-bytes", 1)?;
+    let addr_bytes: u8 = args.int_or("--addr-bytes", 2)?;
     if !(1..=2).contains(&addr_bytes) {
         return Err("--addr-bytes must be 1 or 2".into());
     }
@@ -115,6 +123,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, String> {
             Command::Write {
                 offset: cli::int_in_range("OFFSET", offset)?,
                 data,
+                verify: args.flag("--verify"),
             }
         }
         [] => return Err("missing command (read or write)".into()),
@@ -151,6 +160,8 @@ enum EepromError<E> {
     Busy { offset: u32, error: E },
     /// The access does not fit the device's address space.
     Range(String),
+    /// `--verify` read back something else than was written.
+    Verify { offset: u32, wrote: u8, read: u8 },
 }
 
 impl<E: Display> Display for EepromError<E> {
@@ -162,6 +173,14 @@ impl<E: Display> Display for EepromError<E> {
                 "device still busy after the page write at offset {offset:#06x}: {error}"
             ),
             EepromError::Range(msg) => f.write_str(msg),
+            EepromError::Verify {
+                offset,
+                wrote,
+                read,
+            } => write!(
+                f,
+                "verify failed at offset {offset:#06x}: wrote {wrote:02x}, read {read:02x}"
+            ),
         }
     }
 }
@@ -252,6 +271,19 @@ impl<I: I2cBus, D: DelayNs> Eeprom<I, D> {
         Ok(())
     }
 
+    /// Reads `data` back from `offset` and compares.
+    fn verify(&mut self, offset: u32, data: &[u8]) -> Result<(), EepromError<I::Error>> {
+        let read = self.read(offset, data.len() as u32)?;
+        match data.iter().zip(&read).position(|(w, r)| w != r) {
+            None => Ok(()),
+            Some(i) => Err(EepromError::Verify {
+                offset: offset + i as u32,
+                wrote: data[i],
+                read: read[i],
+            }),
+        }
+    }
+
     /// Waits for the internal write cycle: a fixed delay, or ACK polling (the device
     /// does not acknowledge its address until the cycle is over).
     fn wait_write_cycle(
@@ -303,10 +335,27 @@ fn main() {
             Ok(data) => print!("{}", hex_dump(offset, &data)),
             Err(e) => cli::fail(PROG, e),
         },
-        Command::Write { offset, data } => match eeprom.write(offset, &data) {
-            Ok(()) => println!("wrote {} bytes at {offset:#06x}", data.len()),
-            Err(e) => cli::fail(PROG, e),
-        },
+        Command::Write {
+            offset,
+            data,
+            verify,
+        } => {
+            let result = eeprom.write(offset, &data).and_then(|()| {
+                if verify {
+                    eeprom.verify(offset, &data)
+                } else {
+                    Ok(())
+                }
+            });
+            match result {
+                Ok(()) => println!(
+                    "wrote {} bytes at {offset:#06x}{}",
+                    data.len(),
+                    if verify { " (verified)" } else { "" }
+                ),
+                Err(e) => cli::fail(PROG, e),
+            }
+        }
     }
 }
 
@@ -329,7 +378,7 @@ mod tests {
             o.geometry,
             Geometry {
                 base: 0x50,
-                addr_bytes: 1,
+                addr_bytes: 2,
                 page_size: 8,
                 size: None,
                 write_delay_ms: None
@@ -348,6 +397,7 @@ mod tests {
             "--write-delay-ms",
             "5",
             "write",
+            "--verify",
             "256",
             "de:ad:BE:ef",
         ]))
@@ -361,7 +411,8 @@ mod tests {
             o.command,
             Command::Write {
                 offset: 256,
-                data: vec![0xde, 0xad, 0xbe, 0xef]
+                data: vec![0xde, 0xad, 0xbe, 0xef],
+                verify: true,
             }
         );
     }
@@ -571,6 +622,21 @@ mod tests {
         );
         e.write(0xff0, &[9; 16]).unwrap();
         assert_eq!(&e.i2c.mem[0xff0..], &[9; 16]);
+    }
+
+    #[test]
+    fn verify_detects_a_write_that_did_not_stick() {
+        let mut e = eeprom(SimEeprom::new(256, 1, 8, 0), 8);
+        e.write(8, &[1, 2, 3]).unwrap();
+        e.verify(8, &[1, 2, 3]).unwrap();
+        assert_eq!(
+            e.verify(8, &[1, 9, 3]),
+            Err(EepromError::Verify {
+                offset: 9,
+                wrote: 9,
+                read: 2
+            })
+        );
     }
 
     #[test]
