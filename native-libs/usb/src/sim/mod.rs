@@ -149,13 +149,10 @@ impl SimDevice {
         data: &[u8],
         length: usize,
     ) -> UsbResult<Vec<u8>> {
-        let mut out = self.standard_request(handle, setup)?;
-        if let Some(reply) = out.take() {
-            let mut reply = reply;
-            reply.truncate(length);
-            return Ok(reply);
-        }
-        let mut reply = self.spec.function.control(setup, data, length)?;
+        let mut reply = match self.standard_request(handle, setup)? {
+            Some(reply) => reply,
+            None => self.spec.function.control(setup, data, length)?,
+        };
         if setup.is_in() {
             reply.truncate(length);
         } else {
