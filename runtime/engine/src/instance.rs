@@ -17,6 +17,9 @@ pub struct WasiConfig {
     pub env: Vec<(String, String)>,
     /// Preopened directories as (host path, guest path).
     pub preopens: Vec<(PathBuf, String)>,
+    /// Host file descriptors for the guest's stdin, stdout and stderr; `None` inherits ours.
+    /// The descriptors must stay open for the instance's lifetime.
+    pub stdio: [Option<std::os::fd::RawFd>; 3],
 }
 
 /// How an instance is created.
@@ -96,6 +99,11 @@ pub struct Instance {
     module: Module,
 }
 
+/// WAMR's "inherit" marker is -1.
+fn fd(f: Option<std::os::fd::RawFd>) -> i64 {
+    f.map_or(-1, i64::from)
+}
+
 fn cstring(s: &str) -> Result<CString, Error> {
     CString::new(s).map_err(|_| Error::Nul(s.to_string()))
 }
@@ -132,7 +140,7 @@ impl Instance {
             let mut err = [0 as c_char; 256];
             // SAFETY: the pointer arrays and the strings they point to live until after
             // wasm_runtime_instantiate, which copies them into the instance's WASI context;
-            // the lock keeps another thread from replacing them in between. -1 = inherit stdio.
+            // the lock keeps another thread from replacing them in between.
             let raw = unsafe {
                 sys::wasm_runtime_set_wasi_args_ex(
                     module.inner.raw,
@@ -156,9 +164,9 @@ impl Instance {
                         argv.as_mut_ptr()
                     },
                     argv.len() as i32,
-                    -1,
-                    -1,
-                    -1,
+                    fd(wasi.stdio[0]),
+                    fd(wasi.stdio[1]),
+                    fd(wasi.stdio[2]),
                 );
                 let raw = sys::wasm_runtime_instantiate(
                     module.inner.raw,

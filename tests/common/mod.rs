@@ -1,0 +1,85 @@
+//! Shared helpers for the guest end-to-end tests: run a built guest (target/guests) in
+//! process, interpreted or AOT, with host state installed and stdio captured.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Seek};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    Interp,
+    Aot,
+}
+
+pub const MODES: [Mode; 2] = [Mode::Interp, Mode::Aot];
+
+pub fn guest_path(name: &str, ext: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/guests")
+        .join(format!("{name}.{ext}"));
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/build-guests.sh first",
+        p.display()
+    );
+    p
+}
+
+pub fn engine() -> Engine {
+    let engine = Engine::new().unwrap();
+    wasi_hw::hostlibs::register(&engine).unwrap();
+    engine
+}
+
+pub fn load(name: &str, mode: Mode) -> Module {
+    let ext = match mode {
+        Mode::Interp => "wasm",
+        Mode::Aot => "aot",
+    };
+    Module::new(&engine(), std::fs::read(guest_path(name, ext)).unwrap()).unwrap()
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs guest `name` with `args`; `setup` installs host state (I2C buses, USB devices).
+pub fn run_guest(
+    name: &str,
+    mode: Mode,
+    args: &[&str],
+    setup: impl FnOnce(&mut Instance),
+) -> Outcome {
+    let module = load(name, mode);
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let mut config = InstanceConfig::default();
+    config.wasi.args = std::iter::once(name)
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
+    config.wasi.stdio = [None, Some(out.as_raw_fd()), Some(err.as_raw_fd())];
+    let mut instance = Instance::new(&module, &config).unwrap();
+    setup(&mut instance);
+    let code = instance
+        .run_main()
+        .unwrap_or_else(|e| panic!("{name} ({mode:?}) failed: {e}"));
+    drop(instance);
+    let read = |f: &mut std::fs::File| {
+        let mut s = String::new();
+        f.rewind().unwrap();
+        f.read_to_string(&mut s).unwrap();
+        s
+    };
+    Outcome {
+        code,
+        stdout: read(&mut out),
+        stderr: read(&mut err),
+    }
+}
