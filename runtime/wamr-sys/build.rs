@@ -36,13 +36,19 @@ fn arch() -> Arch {
             cflags: &[],
         },
         "aarch64" => Arch {
-            defines: &[("BUILD_TARGET_AARCH64", "1"), ("BUILD_TARGET", "\"AARCH64\"")],
+            defines: &[
+                ("BUILD_TARGET_AARCH64", "1"),
+                ("BUILD_TARGET", "\"AARCH64\""),
+            ],
             invoke_native: "invokeNative_aarch64.s",
             aot_reloc: "aot_reloc_aarch64.c",
             cflags: &[],
         },
         "arm" if target.starts_with("thumbv7") => Arch {
-            defines: &[("BUILD_TARGET_THUMB_VFP", "1"), ("BUILD_TARGET", "\"THUMBV7\"")],
+            defines: &[
+                ("BUILD_TARGET_THUMB_VFP", "1"),
+                ("BUILD_TARGET", "\"THUMBV7\""),
+            ],
             invoke_native: "invokeNative_thumb_vfp.s",
             aot_reloc: "aot_reloc_thumb.c",
             cflags: &["-mthumb"],
@@ -106,7 +112,10 @@ fn main() {
         ssp.join("src/str.c"),
     ];
     sources.extend(c_files(&shared.join("platform/common/posix")));
-    sources.extend(["ems_alloc.c", "ems_gc.c", "ems_hmu.c", "ems_kfc.c"].map(|f| shared.join("mem-alloc/ems").join(f)));
+    sources.extend(
+        ["ems_alloc.c", "ems_gc.c", "ems_hmu.c", "ems_kfc.c"]
+            .map(|f| shared.join("mem-alloc/ems").join(f)),
+    );
     sources.extend(c_files(&shared.join("utils")));
     sources.extend(c_files(&iwasm.join("common")));
 
@@ -200,7 +209,9 @@ fn main() {
     }
     if let Ok(sysroot_inc) = env::var("WASI_HW_BINDGEN_INCLUDE") {
         bindings = bindings.clang_arg(format!("-I{sysroot_inc}"));
-    } else if env::var("TARGET").unwrap().starts_with("arm") || env::var("TARGET").unwrap().starts_with("thumb") {
+    } else if env::var("TARGET").unwrap().starts_with("arm")
+        || env::var("TARGET").unwrap().starts_with("thumb")
+    {
         bindings = bindings.clang_arg("-I/usr/arm-linux-gnueabihf/include");
     }
     let target = env::var("TARGET").unwrap();

@@ -1,6 +1,11 @@
 //! Raw FFI bindings to WAMR 2.4.3, compiled from source by `build.rs` with AOT, the fast
 //! interpreter, libc-wasi and libc-builtin. Safe wrappers live in `wasi-hw-runtime`.
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
 #![allow(clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
