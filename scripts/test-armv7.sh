@@ -84,9 +84,14 @@ cases=(
   "i2c-tool|--i2c sim:0x48|--bus sim write-read 0x48 00 2|0|^17 80$"
   "unaligned|||0|^unaligned: [0-9a-f]{16}$"
 )
-# USB guests, when they exist (the simulated devices behind --usb sim).
-[ -f "$guests/usb-tool.wasm" ] && cases+=(
-  "usb-tool|--usb sim|list|0|"
+# USB guests against the simulated devices behind `--usb sim` (1209:0001 loopback + HID
+# boot mouse, 1209:0002 mass storage).
+cases+=(
+  "lsusb|--usb sim||0|^Bus 001 Device 003: ID 1209:0002"
+  "lsusb|--usb sim|-v -d 1209:0001|0|"
+  "usb-storage|--usb sim|3|0|WASI-HW LBA 0003"
+  "usb-storage|--usb sim|0x100|1|"
+  "hid|--usb sim|--count 3 --timeout 1000|0|"
 )
 
 module_wasm() { if [ "$1" = unaligned ]; then echo "$work/unaligned.wasm"; else echo "$guests/$1.wasm"; fi; }
