@@ -1,0 +1,84 @@
+//! The Rust USB guest drivers against the simulated USB devices, interpreted and AOT.
+
+mod common;
+
+use common::{run_guest, MODES};
+use wasi_hw_usb::UsbConfig;
+
+fn grant(args: &[&str]) -> impl FnOnce(&mut wasi_hw_runtime::Instance) {
+    let config = UsbConfig::from_args(args).unwrap();
+    move |inst| wasi_hw_usb::install(inst, config)
+}
+
+#[test]
+fn lsusb_lists_exactly_the_granted_simulated_devices() {
+    for mode in MODES {
+        let all = run_guest("lsusb", mode, &[], grant(&["sim"]));
+        assert_eq!(all.code, 0, "{mode:?}: {}", all.stderr);
+        assert!(
+            all.stdout.contains("ID 1209:0001"),
+            "{mode:?}: {}",
+            all.stdout
+        );
+        assert!(
+            all.stdout.contains("ID 1209:0002"),
+            "{mode:?}: {}",
+            all.stdout
+        );
+
+        let one = run_guest("lsusb", mode, &[], grant(&["sim", "1209:0002"]));
+        assert_eq!(one.code, 0, "{mode:?}: {}", one.stderr);
+        assert!(
+            one.stdout.contains("ID 1209:0002") && !one.stdout.contains("1209:0001"),
+            "{mode:?}: {}",
+            one.stdout
+        );
+
+        let none = run_guest("lsusb", mode, &[], |_| {});
+        assert!(
+            !none.stdout.contains("ID "),
+            "{mode:?}: nothing granted, nothing listed: {}",
+            none.stdout
+        );
+    }
+}
+
+#[test]
+fn storage_reader_dumps_a_known_block() {
+    for mode in MODES {
+        let o = run_guest("usb-storage", mode, &["3"], grant(&["sim"]));
+        assert_eq!(o.code, 0, "{mode:?}: {}", o.stderr);
+        assert!(
+            o.stdout.contains("WASI-HW LBA 0003"),
+            "{mode:?}: {}",
+            o.stdout
+        );
+        let other = run_guest("usb-storage", mode, &["200"], grant(&["sim"]));
+        assert!(
+            other.stdout.contains("WASI-HW LBA 0200"),
+            "{mode:?}: {}",
+            other.stdout
+        );
+    }
+}
+
+#[test]
+fn hid_reader_gets_reports_in_order() {
+    for mode in MODES {
+        let o = run_guest("hid", mode, &["--count", "5"], grant(&["sim"]));
+        assert_eq!(o.code, 0, "{mode:?}: {}", o.stderr);
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(lines.len(), 5, "{mode:?}: {}", o.stdout);
+        for (n, line) in lines.iter().enumerate() {
+            let expected: String = wasi_hw_usb::sim::hid_report(n as u32)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                line.contains(&expected),
+                "{mode:?}: report {n}: {line} vs {expected}"
+            );
+        }
+    }
+}
