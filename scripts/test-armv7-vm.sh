@@ -21,6 +21,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/payload"
 cp target/armv7/wasi-hw "$work/payload/"
 cp target/guests/temp-sensor.armv7.aot "$work/payload/temp-sensor.aot"
+arm-linux-gnueabihf-gcc -O1 -marm -static -o "$work/payload/probe" tests/armv7/unaligned-probe.c
 wat2wasm tests/armv7/unaligned.wat -o "$work/unaligned.wasm"
 "$host" compile "$work/unaligned.wasm" -o "$work/payload/unaligned.aot" --target armv7
 "$host" compile "$work/unaligned.wasm" -o "$work/unaligned.x86.aot" --target x86_64
