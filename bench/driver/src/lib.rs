@@ -1,0 +1,376 @@
+//! Driver logic shared by every variant of the wasi-hw benchmarks.
+//!
+//! The same functions run natively (against the simulated bus through an embedded-hal
+//! adapter) and inside the bench guests (against WASI-I2C through the guest SDK), so a
+//! native-vs-wasm difference is the cost of the runtime and its host calls, not of
+//! different driver code.
+//!
+//! - [`read_temperature`]: what the `temp-sensor` driver does for one reading (`tmp1x2`).
+//! - [`timed_read_loop`]: the host-call benchmark, N 2-byte I2C reads, timed by the driver
+//!   itself (a wasm guest reads the clock through WASI).
+//! - [`BulkPipe`] / [`timed_round_trips`] / [`timed_stream`]: the USB bulk loopback
+//!   benchmarks, over any backend that can do a bulk OUT and a bulk IN.
+//!
+//! Results are printed as one line of `key=value` words (see [`LoopResult::line`]) that
+//! the harness parses.
+
+use std::time::Instant;
+
+use embedded_hal::i2c::I2c;
+use tmp1x2::{SlaveAddr, Tmp1x2};
+
+/// Address of the simulated TMP102 (and of QEMU's tmp105 in the VM tests).
+pub const SENSOR_ADDR: u8 = 0x48;
+
+/// One reading through the `tmp1x2` driver crate, as the `temp-sensor` guest does it.
+pub fn read_temperature<I: I2c>(bus: I, addr: u8) -> Result<f32, tmp1x2::Error<I::Error>> {
+    // SlaveAddr encodes the two address-pin bits above the 0x48 base.
+    let pins = SlaveAddr::Alternative(addr & 0b10 != 0, addr & 0b01 != 0);
+    Tmp1x2::new(bus, pins).read_temperature()
+}
+
+/// The line printed for one reading (same format as the `temp-sensor` guest).
+pub fn format_reading(celsius: f32) -> String {
+    format!("temperature: {celsius:.2} C")
+}
+
+/// Outcome of a timed loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopResult {
+    /// Benchmark name (`i2c-read`, `usb-rtt`, `usb-stream`).
+    pub name: &'static str,
+    /// Operations timed (after the warm-up).
+    pub ops: u64,
+    /// Bytes moved by the timed operations.
+    pub bytes: u64,
+    /// Wall time of the timed operations, nanoseconds.
+    pub elapsed_ns: u64,
+    /// Folded data, so that no read can be optimised away (and to check the data).
+    pub checksum: u32,
+}
+
+impl LoopResult {
+    /// `bench=NAME ops=N bytes=B elapsed_ns=T checksum=C`: the line the harness parses.
+    pub fn line(&self) -> String {
+        format!(
+            "bench={} ops={} bytes={} elapsed_ns={} checksum={}",
+            self.name, self.ops, self.bytes, self.elapsed_ns, self.checksum
+        )
+    }
+}
+
+/// FNV-1a over the bytes read, continued from `checksum`.
+fn fold(checksum: u32, data: &[u8]) -> u32 {
+    data.iter().fold(checksum, |c, &b| {
+        (c ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+
+/// `warmup` untimed then `reads` timed 2-byte reads at `addr` (a TMP102 answers a plain
+/// read with its current register, the temperature).
+pub fn timed_read_loop<I: I2c>(
+    bus: &mut I,
+    addr: u8,
+    reads: u64,
+    warmup: u64,
+) -> Result<LoopResult, I::Error> {
+    let mut buf = [0u8; 2];
+    let mut checksum = FNV_OFFSET;
+    for _ in 0..warmup {
+        bus.read(addr, &mut buf)?;
+    }
+    let start = Instant::now();
+    for _ in 0..reads {
+        bus.read(addr, &mut buf)?;
+        checksum = fold(checksum, &buf);
+    }
+    let elapsed_ns = start.elapsed().as_nanos() as u64;
+    Ok(LoopResult {
+        name: "i2c-read",
+        ops: reads,
+        bytes: reads * 2,
+        elapsed_ns,
+        checksum,
+    })
+}
+
+/// A device with a bulk loopback: what is written to the OUT endpoint comes back on IN.
+pub trait BulkPipe {
+    type Error: std::fmt::Debug;
+    fn bulk_out(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+    /// Reads up to `len` bytes.
+    fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, Self::Error>;
+}
+
+/// Why a loopback benchmark stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoopbackError<E> {
+    Transfer(E),
+    /// The device returned other bytes than were sent.
+    Mismatch {
+        round: u64,
+    },
+}
+
+fn pattern(round: u64, size: usize) -> Vec<u8> {
+    (0..size).map(|i| (round as usize + i) as u8).collect()
+}
+
+fn round_trip<P: BulkPipe>(
+    pipe: &mut P,
+    round: u64,
+    size: usize,
+) -> Result<Vec<u8>, LoopbackError<P::Error>> {
+    let data = pattern(round, size);
+    pipe.bulk_out(&data).map_err(LoopbackError::Transfer)?;
+    let back = pipe.bulk_in(size).map_err(LoopbackError::Transfer)?;
+    if back != data {
+        return Err(LoopbackError::Mismatch { round });
+    }
+    Ok(back)
+}
+
+/// `rounds` timed round trips of `size` bytes (OUT then IN), after `warmup` untimed ones;
+/// every echo is checked.
+pub fn timed_round_trips<P: BulkPipe>(
+    pipe: &mut P,
+    size: usize,
+    rounds: u64,
+    warmup: u64,
+) -> Result<LoopResult, LoopbackError<P::Error>> {
+    for r in 0..warmup {
+        round_trip(pipe, r, size)?;
+    }
+    let mut checksum = FNV_OFFSET;
+    let start = Instant::now();
+    for r in 0..rounds {
+        checksum = fold(checksum, &round_trip(pipe, r, size)?);
+    }
+    Ok(LoopResult {
+        name: "usb-rtt",
+        ops: rounds,
+        bytes: rounds * size as u64 * 2,
+        elapsed_ns: start.elapsed().as_nanos() as u64,
+        checksum,
+    })
+}
+
+/// Throughput: `chunks` loopback round trips of `chunk` bytes each, timed together.
+pub fn timed_stream<P: BulkPipe>(
+    pipe: &mut P,
+    chunk: usize,
+    chunks: u64,
+) -> Result<LoopResult, LoopbackError<P::Error>> {
+    let r = timed_round_trips(pipe, chunk, chunks, 1)?;
+    Ok(LoopResult {
+        name: "usb-stream",
+        ..r
+    })
+}
+
+/// Options of the bench drivers: `--bus NAME --addr ADDR --reads N --warmup N`, plus
+/// `--size BYTES` for USB loops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub bus: String,
+    pub addr: u8,
+    pub reads: u64,
+    pub warmup: u64,
+    pub size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bus: "sim".into(),
+            addr: SENSOR_ADDR,
+            reads: 10_000,
+            warmup: 100,
+            size: 32,
+        }
+    }
+}
+
+fn parse_int(name: &str, v: &str) -> Result<u64, String> {
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    parsed.map_err(|_| format!("{name} {v:?}: not a number"))
+}
+
+/// Parses the bench drivers' arguments (without the program name).
+pub fn parse_options<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (a.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--bus" => o.bus = value()?,
+            "--addr" => {
+                let v = value()?;
+                o.addr = u8::try_from(parse_int("--addr", &v)?)
+                    .ok()
+                    .filter(|a| *a < 0x80)
+                    .ok_or_else(|| format!("--addr {v}: not a 7-bit address"))?;
+            }
+            "--reads" => o.reads = parse_int("--reads", &value()?)?,
+            "--warmup" => o.warmup = parse_int("--warmup", &value()?)?,
+            "--size" => {
+                let v = value()?;
+                o.size = usize::try_from(parse_int("--size", &v)?)
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("--size {v}: must be at least 1"))?;
+            }
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_hal::i2c::{ErrorKind, ErrorType, Operation};
+
+    /// A TMP102 register file answering every read with the temperature register.
+    struct FakeSensor {
+        reg: [u8; 2],
+        reads: u64,
+    }
+
+    impl ErrorType for FakeSensor {
+        type Error = ErrorKind;
+    }
+
+    impl I2c for FakeSensor {
+        fn transaction(&mut self, address: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
+            if address != SENSOR_ADDR {
+                return Err(ErrorKind::NoAcknowledge(
+                    embedded_hal::i2c::NoAcknowledgeSource::Address,
+                ));
+            }
+            for op in ops {
+                if let Operation::Read(buf) = op {
+                    buf.copy_from_slice(&self.reg);
+                    self.reads += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn temperature_through_tmp1x2() {
+        let s = FakeSensor {
+            reg: [0x17, 0x80],
+            reads: 0,
+        };
+        let t = read_temperature(s, SENSOR_ADDR).unwrap();
+        assert_eq!(format_reading(t), "temperature: 23.50 C");
+    }
+
+    #[test]
+    fn read_loop_counts_and_checksums() {
+        let mut s = FakeSensor {
+            reg: [1, 2],
+            reads: 0,
+        };
+        let r = timed_read_loop(&mut s, SENSOR_ADDR, 3, 2).unwrap();
+        assert_eq!(s.reads, 5, "warm-up reads happen too");
+        assert_eq!((r.ops, r.bytes), (3, 6));
+        assert_eq!(
+            r.checksum,
+            fold(fold(fold(FNV_OFFSET, &[1, 2]), &[1, 2]), &[1, 2])
+        );
+        assert!(r
+            .line()
+            .starts_with("bench=i2c-read ops=3 bytes=6 elapsed_ns="));
+        assert!(timed_read_loop(&mut s, 0x49, 1, 0).is_err());
+    }
+
+    struct Loopback {
+        queue: Vec<u8>,
+        corrupt: bool,
+    }
+
+    impl BulkPipe for Loopback {
+        type Error = ();
+        fn bulk_out(&mut self, data: &[u8]) -> Result<(), ()> {
+            self.queue.extend_from_slice(data);
+            Ok(())
+        }
+        fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, ()> {
+            let mut out: Vec<u8> = self.queue.drain(..len.min(self.queue.len())).collect();
+            if self.corrupt {
+                out[0] ^= 1;
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn loopback_round_trips_are_checked() {
+        let mut p = Loopback {
+            queue: vec![],
+            corrupt: false,
+        };
+        let r = timed_round_trips(&mut p, 32, 4, 1).unwrap();
+        assert_eq!((r.name, r.ops, r.bytes), ("usb-rtt", 4, 256));
+        let s = timed_stream(&mut p, 512, 2).unwrap();
+        assert_eq!((s.name, s.bytes), ("usb-stream", 2048));
+        p.corrupt = true;
+        assert_eq!(
+            timed_round_trips(&mut p, 8, 1, 0),
+            Err(LoopbackError::Mismatch { round: 0 })
+        );
+    }
+
+    #[test]
+    fn options_parse() {
+        assert_eq!(parse_options(words(&[])).unwrap(), Options::default());
+        let o = parse_options(words(&[
+            "--bus",
+            "/dev/i2c-1",
+            "--addr=0x49",
+            "--reads",
+            "5",
+            "--warmup",
+            "0",
+            "--size",
+            "64",
+        ]))
+        .unwrap();
+        assert_eq!(
+            o,
+            Options {
+                bus: "/dev/i2c-1".into(),
+                addr: 0x49,
+                reads: 5,
+                warmup: 0,
+                size: 64
+            }
+        );
+        assert!(parse_options(words(&["--addr", "0x80"])).is_err());
+        assert!(parse_options(words(&["--reads"])).is_err());
+        assert!(parse_options(words(&["--reads", "x"])).is_err());
+        assert!(parse_options(words(&["--size", "0"])).is_err());
+        assert!(parse_options(words(&["extra"])).is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! `bench-engine`: one cold run of a guest in this process, timed phase by phase.
+//!
+//! ```text
+//! bench-engine [--i2c GRANT]... [--stack-size N] MODULE [-- GUEST ARGS...]
+//! ```
+//! Does what `wasi-hw run` does, in the same order, with a clock read between the steps,
+//! then prints (after the guest's own output) one line:
+//! `phase=aot|interp hw_bound_check=0|1 init_us=.. register_us=.. read_us=.. load_us=..
+//! instantiate_us=.. run_us=.. total_us=.. exit=CODE`
+//! - `init`: WAMR runtime init (`Engine::new`), once per process;
+//! - `register`: the WASI-I2C native symbol tables;
+//! - `read`, `load`: reading the file, `Module::new` (.aot → AOT, .wasm → interpreter);
+//! - `instantiate`: `Instance::new` (WASI context, linear memory, exec env) and the I2C host
+//!   state for the grants (default `sim:0x48`);
+//! - `run`: the first call, `_start` (the whole driver run, first I2C transaction included);
+//! - `total`: from the start of `main`.
+//!
+//! Whole-process time (exec, dynamic loading, exit) is measured from outside by the harness.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleKind, HW_BOUND_CHECK};
+
+fn run(start: Instant) -> Result<i32> {
+    let mut args = std::env::args().skip(1);
+    let mut grants = Vec::new();
+    let mut config = InstanceConfig::default();
+    let mut module_path = None;
+    let mut guest_args = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--i2c" => grants.push(args.next().context("--i2c needs a value")?),
+            "--stack-size" => {
+                config.stack_size = args
+                    .next()
+                    .context("--stack-size needs a value")?
+                    .parse()
+                    .context("--stack-size")?
+            }
+            "--" => {
+                guest_args.extend(args.by_ref());
+            }
+            _ if module_path.is_none() && !a.starts_with('-') => module_path = Some(a),
+            _ => bail!("unexpected argument {a:?}"),
+        }
+    }
+    let path = module_path
+        .context("usage: bench-engine [--i2c GRANT]... [--stack-size N] MODULE [-- ARGS...]")?;
+    if grants.is_empty() {
+        grants.push("sim:0x48".to_string());
+    }
+    let program = std::path::Path::new(&path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    config.wasi.args = std::iter::once(program).chain(guest_args).collect();
+
+    let us = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e6;
+    let t0 = Instant::now();
+    let engine = Engine::new()?;
+    let t1 = Instant::now();
+    wasi_hw_i2c::register(&engine)?;
+    let t2 = Instant::now();
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    let t3 = Instant::now();
+    let module = Module::new(&engine, bytes).with_context(|| path.clone())?;
+    let t4 = Instant::now();
+    let mut instance = Instance::new(&module, &config)?;
+    let host = wasi_hw_i2c::I2cConfig::from_grants(&grants)?.build()?;
+    instance.extensions_mut().insert(host);
+    let t5 = Instant::now();
+    let code = instance.run_main()?;
+    let t6 = Instant::now();
+    let kind = match module.kind() {
+        ModuleKind::Aot => "aot",
+        ModuleKind::Wasm => "interp",
+    };
+    println!(
+        "phase={kind} hw_bound_check={} init_us={:.2} register_us={:.2} read_us={:.2} load_us={:.2} instantiate_us={:.2} run_us={:.2} total_us={:.2} exit={code}",
+        u8::from(HW_BOUND_CHECK),
+        us(t0, t1),
+        us(t1, t2),
+        us(t2, t3),
+        us(t3, t4),
+        us(t4, t5),
+        us(t5, t6),
+        us(start, t6),
+    );
+    Ok(code)
+}
+
+fn main() -> ExitCode {
+    let start = Instant::now();
+    match run(start) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("bench-engine: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmarks wasi-hw against native code and wasmtime and writes the report.
+#
+#   scripts/bench.sh                full run: builds every variant, writes bench/README.md
+#                                   and bench/plots/*.png (raw samples: target/bench/samples.tsv)
+#   scripts/bench.sh --smoke        few iterations, no wasmtime and no extra builds (CI);
+#                                   writes target/bench/smoke/README.md
+#   options: --no-wasmtime  --no-armv7  --rounds N  --out DIR
+#
+# Variants (see bench/README.md): native (bench-native), wasi-hw AOT / interpreter (the
+# runtime-only CLI, target/bench/gw), the same with hardware bounds checks (target/bench/hwbc),
+# the development CLI with LLVM (target/release), wasmtime compiling on load and from a
+# .cwasm (bench/wasmtime, target/bench/wasmtime). Assumes scripts/setup.sh has run.
+# Run it on an otherwise idle machine: every variant shares the same cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+smoke=0
+wasmtime=1
+armv7=1
+pass=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1; pass+=(--smoke); shift ;;
+    --no-wasmtime) wasmtime=0; pass+=(--no-wasmtime); shift ;;
+    --no-armv7) armv7=0; shift ;;
+    --rounds|--out) [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; exit 2; }
+      pass+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+log() { echo "bench: $*" >&2; }
+
+# Builds go to their own target dirs so that features never unify across variants.
+log "building the CLI and the bench binaries"
+cargo build --release --quiet -p wasi-hw -p wasi-hw-bench --bins
+scripts/build-guests.sh >/dev/null
+
+if [ "$smoke" -eq 0 ]; then
+  log "building the runtime-only CLI (target/bench/gw)"
+  cargo build --release --quiet --no-default-features -p wasi-hw --target-dir target/bench/gw
+  log "building with hardware bounds checks (target/bench/hwbc)"
+  cargo build --release --quiet --no-default-features --features wasi-hw-wamr-sys/hw-bound-check \
+    -p wasi-hw -p wasi-hw-bench --bins --target-dir target/bench/hwbc
+  mkdir -p target/bench/guests
+  for g in temp-sensor i2c-bench; do
+    cargo run --release --quiet -p wasi-hw-bench --example aot-nobc -- \
+      "target/guests/$g.wasm" "target/bench/guests/$g.nobc.aot"
+  done
+  if [ "$wasmtime" -eq 1 ]; then
+    log "building bench/wasmtime (target/bench/wasmtime; first build takes minutes)"
+    cargo build --release --quiet --manifest-path bench/wasmtime/Cargo.toml \
+      --target-dir target/bench/wasmtime
+    for g in temp-sensor i2c-bench; do
+      target/bench/wasmtime/release/bench-wasmtime precompile \
+        "target/guests/$g.wasm" "target/bench/guests/$g.cwasm"
+    done
+  fi
+  if [ "$armv7" -eq 1 ] && [ -x scripts/cross-armv7.sh ]; then
+    log "cross-building for armv7 (footprint only)"
+    scripts/cross-armv7.sh >/dev/null || log "armv7 cross build failed; its size is left out"
+  fi
+fi
+
+log "running (${pass[*]:-full})"
+exec target/release/wasi-hw-bench --root "$root" "${pass[@]}"
