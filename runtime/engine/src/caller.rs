@@ -210,7 +210,7 @@ impl Caller<'_> {
             )));
         }
         let ptr = argv[0];
-        if ptr % align.max(1) != 0 {
+        if !ptr.is_multiple_of(align.max(1)) {
             return Err(Trap::new(format!(
                 "cabi_realloc returned misaligned pointer {ptr:#x}"
             )));

@@ -168,14 +168,13 @@ impl Instance {
                     fd(wasi.stdio[1]),
                     fd(wasi.stdio[2]),
                 );
-                let raw = sys::wasm_runtime_instantiate(
+                sys::wasm_runtime_instantiate(
                     module.inner.raw,
                     config.stack_size,
                     config.heap_size,
                     err.as_mut_ptr(),
                     err.len() as u32,
-                );
-                raw
+                )
             };
             if raw.is_null() {
                 return Err(Error::Instantiate(c_str(err.as_ptr())));
