@@ -1,19 +1,43 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): builds the runtime and the guests, then
-# runs every test stage. Assumes scripts/setup.sh has run. Stages can be skipped with
-# WASI_HW_SKIP="vm armv7 bench" for quick local runs; CI skips nothing.
+# The project's test command (README, .ci/run). Builds the runtime and the guests, then
+# runs every test stage. Assumes scripts/setup.sh has run. Stages can be skipped for
+# quick local runs with WASI_HW_SKIP="armv7 vm bench"; CI skips nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skip=" ${WASI_HW_SKIP:-} "
-stage() { echo; echo "=== $* ==="; }
+stage() { echo; echo "=== $* ($(date +%T)) ==="; }
+wanted() { [[ "$skip" != *" $1 "* ]]; }
 
 stage "format and lints"
 cargo fmt --all -- --check
+(cd guests && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 stage "build runtime and guests"
 cargo build --release --quiet
 scripts/build-guests.sh
 
-stage "unit and integration tests"
+stage "unit and integration tests (x86_64)"
 cargo test --workspace --quiet
+# The guest SDK's and drivers' host-side unit tests (parsing, error mapping, paging).
+cargo test --manifest-path guests/Cargo.toml --quiet
+
+if wanted armv7; then
+  stage "armv7: static cross build, qemu-arm-static runs, OpenWrt package"
+  scripts/cross-armv7.sh
+  scripts/test-armv7.sh
+  scripts/build-ipk.sh --no-build
+  scripts/test-ipk.sh
+fi
+
+if wanted vm; then
+  stage "real kernels in QEMU: i2c-dev and usbfs against emulated devices"
+  scripts/vm/ci.sh
+fi
+
+if wanted bench; then
+  stage "benchmark smoke run"
+  scripts/bench.sh --smoke
+fi
+
+stage "all tests passed"
