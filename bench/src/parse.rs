@@ -61,24 +61,35 @@ pub fn mib_per_s(r: &Record) -> Option<f64> {
     (ns > 0).then(|| bytes as f64 / (1024.0 * 1024.0) / (ns as f64 * 1e-9))
 }
 
-/// The count of `event` in `perf stat -x,` output (CSV on stderr: value, unit, event name,
-/// ...). `None` if perf could not count it (`<not counted>`, `<not supported>`).
-pub fn perf_count(stderr: &str, event: &str) -> Option<u64> {
-    stderr.lines().find_map(|line| {
-        let cols: Vec<&str> = line.split(',').collect();
-        if cols.len() < 3 {
-            return None;
-        }
-        let name = cols[2];
-        // perf appends modifiers (`instructions:u`) and, on hybrid CPUs, PMU names.
-        let base = name
-            .split([':', '/'])
-            .find(|s| !s.is_empty() && *s != "cpu_core");
-        if name != event && base != Some(event) {
-            return None;
-        }
-        cols[0].trim().parse().ok()
+/// The total instruction count valgrind's callgrind reports on stderr
+/// (`==PID== Collected : 2233379`).
+pub fn callgrind_collected(stderr: &str) -> Option<u64> {
+    stderr.lines().find_map(|l| {
+        let rest = l.split_once("Collected :")?.1;
+        rest.trim().replace(',', "").parse().ok()
     })
+}
+
+/// The `(inclusive count, function)` lines of `callgrind_annotate --inclusive=yes`, e.g.
+/// `1,413,563 (63.29%)  ???:wasi_hw_runtime::module::Module::new [/path/bin]`. The
+/// function name is what follows the source file (which has no `:`) up to the object.
+pub fn callgrind_inclusive(annotate: &str) -> Vec<(u64, String)> {
+    annotate
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (count, rest) = l.split_once(' ')?;
+            let count: u64 = count.replace(',', "").parse().ok()?;
+            let rest = rest.trim_start();
+            let rest = rest.strip_prefix('(')?.split_once(')')?.1.trim_start();
+            let (_file, func) = rest.split_once(':')?;
+            let func = match func.rfind(" [") {
+                Some(i) => &func[..i],
+                None => func,
+            };
+            Some((count, func.trim().to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -109,19 +120,20 @@ mod tests {
     }
 
     #[test]
-    fn perf_csv() {
-        let err = "temperature: 23.50 C\n1234567,,instructions:u,812345,100.00,,\n99,,cycles:u,1,100.00,,\n";
-        assert_eq!(perf_count(err, "instructions"), Some(1234567));
-        assert_eq!(perf_count(err, "instructions:u"), Some(1234567));
-        assert_eq!(perf_count(err, "cycles"), Some(99));
+    fn callgrind_outputs() {
+        let err = "==15500== Events    : Ir\n==15500== Collected : 2233379\n==15500==\n";
+        assert_eq!(callgrind_collected(err), Some(2233379));
+        assert_eq!(callgrind_collected("nothing"), None);
+        let ann = "--------\n2,233,379 (100.0%)  PROGRAM TOTALS\n\
+            1,413,563 (63.29%)  ???:wasi_hw_runtime::module::Module::new [/w/bench-engine]\n\
+              304,068 (13.61%)  ./elf/./elf/rtld.c:_dl_start [/usr/lib/ld-linux-x86-64.so.2]\n\
+            Ir                  file:function\n";
         assert_eq!(
-            perf_count("<not supported>,,instructions:u,0,100.00,,", "instructions"),
-            None
+            callgrind_inclusive(ann),
+            vec![
+                (1413563, "wasi_hw_runtime::module::Module::new".to_string()),
+                (304068, "_dl_start".to_string())
+            ]
         );
-        assert_eq!(
-            perf_count("55,,cpu_core/instructions/u,1,100.00,,", "instructions"),
-            Some(55)
-        );
-        assert_eq!(perf_count("", "instructions"), None);
     }
 }

@@ -17,7 +17,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use wasi_hw_bench::paper;
-use wasi_hw_bench::parse::{find_record, mib_per_s, ns_per_op, perf_count, Record};
+use wasi_hw_bench::parse::{
+    callgrind_collected, callgrind_inclusive, find_record, mib_per_s, ns_per_op, Record,
+};
 use wasi_hw_bench::plot::{Bar, BarChart};
 use wasi_hw_bench::proc::{Outcome, Runner};
 use wasi_hw_bench::report::{bytes, fill_template, num, percent, spread, times, Table};
@@ -963,35 +965,41 @@ fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// User-space instructions of one cold run per variant (`perf stat`), when perf works.
+/// Steps of a wasi-hw cold run, as (label, functions to look for in callgrind's inclusive
+/// counts; the first one present is used).
+const STEPS: &[(&str, &[&str])] = &[
+    ("dynamic loader (before main)", &["_dl_start"]),
+    ("main thread stack bounds (pthread_getattr_np parses /proc/self/maps; Rust std and WAMR each ask once)", &["pthread_getattr_np@@GLIBC_2.32", "pthread_getattr_np"]),
+    ("WAMR runtime init (wasm_runtime_full_init)", &["wasm_runtime_full_init"]),
+    ("WASI-I2C native registration", &["wasi_hw_i2c::host::register", "wasi_hw::hostlibs::register"]),
+    ("module load (wasm_runtime_load)", &["wasm_runtime_load"]),
+    ("  of which AOT relocations (load_relocation_section)", &["load_relocation_section"]),
+    ("instantiate (wasm_runtime_instantiate)", &["wasm_runtime_instantiate"]),
+    ("execution environment (wasm_runtime_create_exec_env)", &["wasm_runtime_create_exec_env"]),
+    ("first call: the driver's _start (wasm_runtime_call_wasm_a)", &["wasm_runtime_call_wasm_a"]),
+];
+
+/// Instruction counts of one cold run per variant under callgrind (deterministic, unlike
+/// wall time on a shared machine), and where the wasi-hw runs spend them.
 fn profile(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()> {
     let p = &o.paths;
-    let probe =
-        runner.run(Command::new("perf").args(["stat", "-x,", "-e", "instructions:u", "true"]));
-    let usable = matches!(&probe, Ok(out) if out.success() && perf_count(&out.stderr, "instructions").is_some());
+    let usable = matches!(
+        runner.run(Command::new("valgrind").arg("--version")),
+        Ok(out) if out.success()
+    );
     if o.smoke || !usable {
         rep.sections.insert(
             "profile".into(),
-            "Not measured in this run (`--smoke`, or `perf stat` cannot count instructions here)."
-                .into(),
+            "Not measured in this run (`--smoke`, or valgrind is not installed).".into(),
         );
         return Ok(());
     }
-    let mut t = Table::new(&[
-        "command",
-        "user-space instructions (median of 5)",
-        "ratio to native",
-    ]);
+    let dir = p.p("target/bench/callgrind");
+    std::fs::create_dir_all(&dir)?;
     let aot = p.guest("temp-sensor", "aot");
     let wasm = p.guest("temp-sensor", "wasm");
-    let mut cmds: Vec<(&str, Vec<OsString>)> = vec![(
-        "native",
-        [p.native().into_os_string(), "temp".into()]
-            .into_iter()
-            .chain(TEMP_ARGS.iter().map(OsString::from))
-            .collect(),
-    )];
-    let run = |cli: PathBuf, interp: bool, m: &PathBuf| -> Vec<OsString> {
+    let temp_args = || TEMP_ARGS.iter().map(OsString::from);
+    let cli_run = |cli: PathBuf, interp: bool, m: &PathBuf| -> Vec<OsString> {
         let mut v: Vec<OsString> =
             vec![cli.into(), "run".into(), "--i2c".into(), "sim:0x48".into()];
         if interp {
@@ -999,57 +1007,110 @@ fn profile(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()> {
         }
         v.push(m.into());
         v.push("--".into());
-        v.extend(TEMP_ARGS.iter().map(OsString::from));
+        v.extend(temp_args());
         v
     };
-    if exists(&p.cli_gw()) {
-        cmds.push(("wasi-hw AOT", run(p.cli_gw(), false, &aot)));
-        cmds.push(("wasi-hw interpreter", run(p.cli_gw(), true, &wasm)));
-    }
-    cmds.push((
-        "wasi-hw AOT, CLI with LLVM linked",
-        run(p.cli_full(), false, &aot),
-    ));
-    let engine = |m: &PathBuf| -> Vec<OsString> {
-        [p.engine().into_os_string(), m.into(), "--".into()]
-            .into_iter()
-            .chain(TEMP_ARGS.iter().map(OsString::from))
-            .collect()
+    let gw = if exists(&p.cli_gw()) {
+        p.cli_gw()
+    } else {
+        p.cli_full()
     };
-    cmds.push(("bench-engine AOT", engine(&aot)));
-    if exists(&p.wasmtime()) && exists(&p.guest_cwasm("temp-sensor")) {
-        let c = p.guest_cwasm("temp-sensor");
-        let mut v = vec![
+    let mut cmds: Vec<(&str, &str, Vec<OsString>)> = vec![
+        (
+            "native",
+            "native",
+            [p.native().into_os_string(), "temp".into()]
+                .into_iter()
+                .chain(temp_args())
+                .collect(),
+        ),
+        ("aot", "wasi-hw AOT", cli_run(gw.clone(), false, &aot)),
+        ("interp", "wasi-hw interpreter", cli_run(gw, true, &wasm)),
+        (
+            "aot-llvm",
+            "wasi-hw AOT, CLI with LLVM linked",
+            cli_run(p.cli_full(), false, &aot),
+        ),
+    ];
+    let cwasm = p.guest_cwasm("temp-sensor");
+    if exists(&p.wasmtime()) && exists(&cwasm) {
+        let v = [
             p.wasmtime().into_os_string(),
-            c.into_os_string(),
+            cwasm.into_os_string(),
             "--".into(),
-        ];
-        v.extend(TEMP_ARGS.iter().map(OsString::from));
-        cmds.push(("wasmtime, precompiled", v));
+        ]
+        .into_iter()
+        .chain(temp_args())
+        .collect();
+        cmds.push(("wasmtime-aot", "wasmtime, precompiled", v));
     }
+    let mut t = Table::new(&["command", "instructions (callgrind Ir)", "ratio to native"]);
     let mut native = None;
-    for (label, argv) in cmds {
-        let mut counts = Vec::new();
-        for _ in 0..5 {
-            let out = runner.run(
-                Command::new("perf")
-                    .args(["stat", "-x,", "-e", "instructions:u", "--"])
-                    .args(&argv),
-            )?;
-            if !out.success() {
-                bail!("perf stat {label}: {}", out.stderr);
-            }
-            counts.push(perf_count(&out.stderr, "instructions").context("perf output")? as f64);
+    // key → (total, inclusive counts per function)
+    type Profile = (u64, Vec<(u64, String)>);
+    let mut annotated: BTreeMap<&str, Profile> = BTreeMap::new();
+    for (key, label, argv) in &cmds {
+        let out_file = dir.join(format!("{key}.out"));
+        let mut out_arg = OsString::from("--callgrind-out-file=");
+        out_arg.push(&out_file);
+        let out = runner.run(
+            Command::new("valgrind")
+                .args(["--tool=callgrind"])
+                .arg(&out_arg)
+                .arg("--")
+                .args(argv),
+        )?;
+        if !out.success() {
+            bail!("callgrind {label}: {}", out.stderr);
         }
-        let s = Summary::of(&counts).context("counts")?;
-        let base = *native.get_or_insert(s.median);
+        let total = callgrind_collected(&out.stderr).context("callgrind output")?;
+        let base = *native.get_or_insert(total as f64);
         t.row(vec![
-            label.into(),
-            format!("{:.0}", s.median),
-            times(ratio(s.median, base)),
+            (*label).into(),
+            total.to_string(),
+            times(ratio(total as f64, base)),
         ]);
+        if *key == "aot" || *key == "interp" {
+            let ann = runner.run(
+                Command::new("callgrind_annotate")
+                    .arg("--inclusive=yes")
+                    .arg(&out_file),
+            )?;
+            annotated.insert(key, (total, callgrind_inclusive(&ann.stdout)));
+        }
     }
-    rep.sections.insert("profile".into(), t.to_markdown());
+    let mut text = t.to_markdown();
+    text.push_str("\nWhere the wasi-hw runs spend them (inclusive counts of the function named in each step):\n\n");
+    let mut b = Table::new(&[
+        "step",
+        "AOT: instructions",
+        "AOT: share",
+        "interpreter: instructions",
+        "interpreter: share",
+    ]);
+    for (label, funcs) in STEPS {
+        let mut row = vec![(*label).to_string()];
+        for key in ["aot", "interp"] {
+            let found = annotated.get(key).and_then(|(total, lines)| {
+                funcs.iter().find_map(|f| {
+                    lines
+                        .iter()
+                        .find(|(_, name)| name == f)
+                        .map(|(n, _)| (*n, *total))
+                })
+            });
+            match found {
+                Some((n, total)) => {
+                    row.push(n.to_string());
+                    row.push(format!("{} %", num(n as f64 * 100.0 / total as f64)));
+                }
+                None => row.extend(["–".to_string(), "–".to_string()]),
+            }
+        }
+        b.row(row);
+    }
+    text.push_str(&b.to_markdown());
+    rep.sections.insert("profile".into(), text);
     Ok(())
 }
 

@@ -15,10 +15,12 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+// wasmtime 48 has its own error type (not anyhow's); host functions must return it.
 use wasi_hw_i2c::abi;
 use wasi_hw_i2c::{ErrorCode, I2cBus, Operation, SimBus};
 use wasi_hw_policy::i2c::I2cPolicy;
+use wasmtime::error::Context;
+use wasmtime::{bail, format_err as anyhow, Result};
 use wasmtime::{Caller, Config, Engine, Extern, Linker, Memory, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
