@@ -105,3 +105,107 @@ vm_hidraw() {
   done
   return 1
 }
+
+# ---------------------------------------------------------------- wasi-hw test helpers
+# hw ARGS...: `./wasi-hw run ARGS...` (the payload's runtime, cwd /payload); sets $rc,
+# $out (stdout) and $err (stderr).
+hw() {
+  ./wasi-hw run "$@" >/tmp/hw.out 2>/tmp/hw.err
+  rc=$?
+  out=$(cat /tmp/hw.out)
+  err=$(cat /tmp/hw.err)
+}
+
+# expect NAME RC STDOUT: the last `hw` exited with RC and printed exactly STDOUT. On a
+# mismatch the run's stderr is shown too.
+expect() {
+  if [ "$rc" = "$2" ] && [ "$out" = "$3" ]; then
+    echo "VMTEST-CHECK ok   $1 (rc $rc: $(echo "$out" | head -n 3 | tr '\n' '|'))"
+    _vm_passes=$((_vm_passes + 1))
+  else
+    echo "VMTEST-CHECK FAIL $1: expected rc $2 and stdout '$3', got rc $rc and stdout '$out'"
+    echo "  stderr: $err"
+    _vm_fails=$((_vm_fails + 1))
+  fi
+}
+
+# has NAME TEXT SUBSTRING: TEXT contains SUBSTRING.
+has() {
+  case "$2" in
+    *"$3"*)
+      echo "VMTEST-CHECK ok   $1 (contains '$3')"
+      _vm_passes=$((_vm_passes + 1)) ;;
+    *)
+      echo "VMTEST-CHECK FAIL $1: '$3' not in: $2"
+      _vm_fails=$((_vm_fails + 1)) ;;
+  esac
+}
+
+# lacks NAME TEXT SUBSTRING: TEXT does not contain SUBSTRING.
+lacks() {
+  case "$2" in
+    *"$3"*)
+      echo "VMTEST-CHECK FAIL $1: '$3' found in: $2"
+      _vm_fails=$((_vm_fails + 1)) ;;
+    *)
+      echo "VMTEST-CHECK ok   $1 (no '$3')"
+      _vm_passes=$((_vm_passes + 1)) ;;
+  esac
+}
+
+# --- Kernel I2C/SMBus tracepoints: what actually went to the adapter driver.
+T=/sys/kernel/tracing
+# trace_start: clear the buffer and record every i2c (I2C_RDWR) and smbus transfer.
+trace_start() {
+  [ -d $T/events ] || mount -t tracefs tracefs $T
+  echo 0 > $T/tracing_on
+  echo > $T/trace
+  echo 1 > $T/events/i2c/i2c_read/enable
+  echo 1 > $T/events/i2c/i2c_write/enable
+  echo 1 > $T/events/smbus/smbus_read/enable
+  echo 1 > $T/events/smbus/smbus_write/enable
+  echo 1 > $T/tracing_on
+}
+# trace_ops: stop recording; print one line per request since trace_start: SMBus commands
+# ("smbus_read a=049 c=8 WORD_DATA", "smbus_write a=050 c=10 BYTE_DATA l=1 [5a]") and
+# I2C_RDWR messages with their index in the transfer ("i2c_write #0 a=048 l=1 [00]",
+# "i2c_read #1 a=048 l=2": one transfer, repeated start). The adapter number is dropped.
+trace_ops() {
+  echo 0 > $T/tracing_on
+  sed -n 's/.* \(i2c_read\|i2c_write\|smbus_read\|smbus_write\): i2c-[0-9]* \(#[0-9]* \)\{0,1\}\(a=[0-9a-f]*\) f=[0-9a-f]* \(.*\)$/\1 \2\3 \4/p' $T/trace
+}
+
+# --- USB
+# usb_driver INTF: name of the kernel driver bound to a USB interface (e.g. 2-1:1.0), if any.
+usb_driver() { basename "$(readlink "/sys/bus/usb/devices/$1/driver")" 2>/dev/null; }
+# bound INTF DRIVER: INTF is bound to DRIVER ("usbfs" while a wasi-hw guest has claimed it).
+bound() { [ "$(usb_driver "$1")" = "$2" ]; }
+# usb_line DEV: the line lsusb prints for sysfs device DEV (e.g. 1-2), from the kernel's view:
+# "Bus 001 Device 002: ID 0627:0001 QEMU USB Mouse".
+usb_line() {
+  _u=/sys/bus/usb/devices/$1
+  printf 'Bus %03d Device %03d: ID %s:%s %s\n' "$(cat $_u/busnum)" "$(cat $_u/devnum)" \
+    "$(cat $_u/idVendor)" "$(cat $_u/idProduct)" "$(cat $_u/product)"
+}
+
+# hid_start GRANT INTF ARGS...: start the hid guest (hid.aot) in the background with the
+# --usb GRANT, and wait until it has claimed interface INTF (usbhid detached, usbfs bound).
+# hid_wait: wait for it; sets $rc, $out, $err like `hw`.
+hid_start() {
+  _grant=$1; _intf=$2; shift 2
+  ./wasi-hw run --usb "$_grant" hid.aot -- "$@" >/tmp/hid.out 2>/tmp/hid.err &
+  hid_pid=$!
+  vm_check "hid guest claimed $_intf (usbhid detached, usbfs bound)" vm_wait 30 bound "$_intf" usbfs
+}
+hid_wait() {
+  wait "$hid_pid"
+  rc=$?
+  out=$(cat /tmp/hid.out)
+  err=$(cat /tmp/hid.err)
+}
+# inject N EVENT: send one QMP input event (JSON InputEvent), then wait until the hid guest
+# has printed N reports. One event per report: QEMU merges queued relative motion.
+inject() {
+  vm_qmp "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[$2]}}" >/dev/null
+  vm_wait 20 sh -c "[ \$(wc -l < /tmp/hid.out) -ge $1 ]" || echo "hid: report $1 did not arrive"
+}

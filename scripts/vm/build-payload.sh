@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds what the in-VM tests run into target/vm-payload/MACHINE (copied to /payload in the VM
+# by scripts/vm-test.sh): a static runtime-only `wasi-hw` for the VM's architecture and the
+# AOT-compiled guest drivers, always named NAME.aot inside the payload.
+#
+#   scripts/vm/build-payload.sh x86_64|raspi2b [--no-guests]
+#     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
+#     raspi2b  static armv7 binary (scripts/cross-armv7.sh) + target/guests/NAME.armv7.aot
+#     --no-guests  do not run `scripts/build-guests.sh --no-aot` first (reuse target/guests/*.wasm)
+#
+# The .wasm guests come from scripts/build-guests.sh; every one is AOT-compiled here by the
+# host CLI (WASI_HW_HOST_BIN, default target/release/wasi-hw, built when missing). The static
+# binaries carry no compiler (--no-default-features): the VMs only run precompiled .aot
+# drivers, as a gateway would.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+log() { echo "build-payload: $*" >&2; }
+die() { log "error: $*"; exit 2; }
+
+[ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+machine=$1; shift
+guests=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-guests) guests=0; shift ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+
+out=$repo/target/vm-payload/$machine
+# Which guests the tests need; every .wasm found is included anyway.
+required=(temp-sensor eeprom i2c-tool hello)
+
+[ $guests -eq 0 ] || scripts/build-guests.sh --no-aot
+host_cli=${WASI_HW_HOST_BIN:-$repo/target/release/wasi-hw}
+[ -x "$host_cli" ] || cargo build --release --quiet --bin wasi-hw
+# cross-armv7.sh compiles the armv7 drivers with the same CLI.
+export WASI_HW_HOST_BIN=$host_cli
+
+rm -rf "$out"
+mkdir -p "$out"
+case "$machine" in
+  x86_64)
+    # Static so the busybox initramfs needs no loader or libc; runtime only (no LLVM).
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --locked \
+      --no-default-features --bin wasi-hw --target x86_64-unknown-linux-gnu --target-dir target/vm-static
+    strip -o "$out/wasi-hw" target/vm-static/x86_64-unknown-linux-gnu/release/wasi-hw
+    suffix=.aot
+    ;;
+  raspi2b)
+    # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
+    scripts/cross-armv7.sh
+    cp target/armv7/wasi-hw "$out/wasi-hw"
+    suffix=.armv7.aot
+    ;;
+  *) die "unknown machine '$machine' (x86_64|raspi2b)" ;;
+esac
+case "$(file -b "$out/wasi-hw")" in
+  *dynamically*) die "$out/wasi-hw is dynamically linked" ;;
+esac
+
+shopt -s nullglob
+n=0
+for wasm in target/guests/*.wasm; do
+  name=$(basename "$wasm" .wasm)
+  aot=target/guests/$name$suffix
+  # x86_64: compiled here unless the .aot is newer than both its .wasm and the compiler
+  # (scripts/build-guests.sh makes the same file); armv7: cross-armv7.sh has just compiled them.
+  if [ "$machine" = x86_64 ] && { [ ! -f "$aot" ] || [ "$aot" -ot "$wasm" ] || [ "$aot" -ot "$host_cli" ]; }; then
+    "$host_cli" compile "$wasm" -o "$aot" --target x86_64
+  fi
+  [ -f "$aot" ] || die "$aot was not built"
+  cp "$aot" "$out/$name.aot"
+  n=$((n + 1))
+done
+for name in "${required[@]}"; do
+  [ -f "$out/$name.aot" ] || die "guest $name missing (target/guests/$name.wasm not built)"
+done
+log "$machine: $out: wasi-hw ($(stat -c %s "$out/wasi-hw") bytes, $(file -b "$out/wasi-hw" | cut -d, -f1-2)) + $n guests: $(cd "$out" && ls ./*.aot | xargs -n1 basename | tr '\n' ' ')"

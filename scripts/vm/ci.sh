@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The VM stage of CI: builds the payloads and runs the in-VM wasi-hw tests on both emulated
+# machines (scripts/vm/tests/x86_64.sh, scripts/vm/tests/raspi2b.sh). Fails if any build,
+# boot or in-VM check fails.
+#
+#   scripts/vm/ci.sh [--no-build] [x86_64|raspi2b]...     default: both machines
+#     --no-build  reuse target/vm-payload/MACHINE (from scripts/vm/build-payload.sh)
+#
+# Needs what scripts/setup.sh installs (Rust, the wasm32 toolchain, the armhf cross
+# compiler); QEMU and the Debian kernels are fetched by scripts/vm-test.sh and cached in
+# .cache/vm. The console of each VM is saved to .cache/vm/last-MACHINE.log.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+build=1
+machines=()
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    x86_64|raspi2b) machines+=("$a") ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+[ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b)
+
+now() { date +%s; }
+t0=$(now)
+summary=()
+failed=0
+
+if [ $build -eq 1 ]; then
+  guests=()
+  for m in "${machines[@]}"; do
+    t=$(now)
+    # The .wasm guests are built once, with the first payload.
+    if ! scripts/vm/build-payload.sh "$m" "${guests[@]}"; then
+      echo "vm-ci: building the $m payload failed" >&2
+      exit 1
+    fi
+    guests=(--no-guests)
+    summary+=("build $m payload: $(( $(now) - t ))s")
+  done
+fi
+
+for m in "${machines[@]}"; do
+  t=$(now)
+  rc=0
+  scripts/vm-test.sh "$m" --test "scripts/vm/tests/$m.sh" || rc=$?
+  result=$(grep -a -o '[0-9]* passed, [0-9]* failed' "${VMTEST_CACHE:-$repo/.cache/vm}/last-$m.log" 2>/dev/null | tail -n1)
+  summary+=("VM $m: exit $rc (${result:-no summary}), $(( $(now) - t ))s")
+  [ $rc -eq 0 ] || failed=1
+done
+
+echo
+echo "=== VM tests ==="
+printf '  %s\n' "${summary[@]}"
+echo "  total $(( $(now) - t0 ))s"
+if [ $failed -ne 0 ]; then
+  echo "vm-ci: FAILED (console logs: .cache/vm/last-*.log; failing checks are the VMTEST-CHECK FAIL lines)" >&2
+  exit 1
+fi
+echo "vm-ci: all VM tests passed"
