@@ -42,7 +42,7 @@ if [ "$smoke" -eq 0 ]; then
   log "building the runtime-only CLI (target/bench/gw)"
   cargo build --release --quiet --no-default-features -p wasi-hw --target-dir target/bench/gw
   log "building with hardware bounds checks (target/bench/hwbc)"
-  cargo build --release --quiet --no-default-features --features wasi-hw-wamr-sys/hw-bound-check \
+  cargo build --release --quiet --no-default-features --features wasi-hw-bench/hw-bound-check \
     -p wasi-hw -p wasi-hw-bench --bins --target-dir target/bench/hwbc
   mkdir -p target/bench/guests
   for g in temp-sensor i2c-bench; do

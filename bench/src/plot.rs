@@ -162,7 +162,7 @@ impl BarChart {
                     PathElement::new(vec![(s.p90, y + 0.35), (s.p90, y + 0.65)], whisker),
                 ])
                 .map_err(e)?;
-            let text = format!("{}: {}", b.label, num(s.median));
+            let text = format!("  {}: {}", b.label, num(s.median));
             chart
                 .draw_series(std::iter::once(Text::new(
                     text,

@@ -1,17 +1,17 @@
 //! `bench-engine`: one cold run of a guest in this process, timed phase by phase.
 //!
 //! ```text
-//! bench-engine [--i2c GRANT]... [--stack-size N] MODULE [-- GUEST ARGS...]
+//! bench-engine [--i2c GRANT]... [--usb GRANT]... [--stack-size N] MODULE [-- GUEST ARGS...]
 //! ```
 //! Does what `wasi-hw run` does, in the same order, with a clock read between the steps,
 //! then prints (after the guest's own output) one line:
 //! `phase=aot|interp hw_bound_check=0|1 init_us=.. register_us=.. read_us=.. load_us=..
 //! instantiate_us=.. run_us=.. total_us=.. exit=CODE`
 //! - `init`: WAMR runtime init (`Engine::new`), once per process;
-//! - `register`: the WASI-I2C native symbol tables;
+//! - `register`: the WASI-I2C and WASI-USB native symbol tables (as the CLI registers both);
 //! - `read`, `load`: reading the file, `Module::new` (.aot → AOT, .wasm → interpreter);
 //! - `instantiate`: `Instance::new` (WASI context, linear memory, exec env) and the I2C host
-//!   state for the grants (default `sim:0x48`);
+//!   state for the grants (default `--i2c sim:0x48`; USB state only with `--usb`, as in the CLI);
 //! - `run`: the first call, `_start` (the whole driver run, first I2C transaction included);
 //! - `total`: from the start of `main`.
 //!
@@ -26,12 +26,14 @@ use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleKind, HW_B
 fn run(start: Instant) -> Result<i32> {
     let mut args = std::env::args().skip(1);
     let mut grants = Vec::new();
+    let mut usb = Vec::new();
     let mut config = InstanceConfig::default();
     let mut module_path = None;
     let mut guest_args = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--i2c" => grants.push(args.next().context("--i2c needs a value")?),
+            "--usb" => usb.push(args.next().context("--usb needs a value")?),
             "--stack-size" => {
                 config.stack_size = args
                     .next()
@@ -62,6 +64,7 @@ fn run(start: Instant) -> Result<i32> {
     let engine = Engine::new()?;
     let t1 = Instant::now();
     wasi_hw_i2c::register(&engine)?;
+    wasi_hw_usb::register(&engine)?;
     let t2 = Instant::now();
     let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let t3 = Instant::now();
@@ -70,6 +73,9 @@ fn run(start: Instant) -> Result<i32> {
     let mut instance = Instance::new(&module, &config)?;
     let host = wasi_hw_i2c::I2cConfig::from_grants(&grants)?.build()?;
     instance.extensions_mut().insert(host);
+    if !usb.is_empty() {
+        wasi_hw_usb::install(&mut instance, wasi_hw_usb::UsbConfig::from_args(&usb)?);
+    }
     let t5 = Instant::now();
     let code = instance.run_main()?;
     let t6 = Instant::now();
