@@ -1,5 +1,4 @@
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::ffi::CString;
 
 use wasi_hw_wamr_sys as sys;
@@ -7,36 +6,50 @@ use wasi_hw_wamr_sys as sys;
 use crate::error::Trap;
 
 /// Per-instance host state, one value per type (e.g. the I2C handle table, the USB state).
+///
+/// A handful of entries at most, looked up on every host call: a short vector scanned by
+/// `TypeId` is cheaper than hashing (SipHash) the key each time.
 #[derive(Default)]
 pub struct Extensions {
-    map: HashMap<TypeId, Box<dyn Any>>,
+    entries: Vec<(TypeId, Box<dyn Any>)>,
 }
 
 impl Extensions {
+    fn position<T: 'static>(&self) -> Option<usize> {
+        let id = TypeId::of::<T>();
+        self.entries.iter().position(|(k, _)| *k == id)
+    }
+
     pub fn insert<T: 'static>(&mut self, value: T) -> Option<T> {
-        self.map
-            .insert(TypeId::of::<T>(), Box::new(value))
-            .and_then(|old| old.downcast().ok().map(|b| *b))
+        match self.position::<T>() {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.entries[i].1, Box::new(value));
+                old.downcast().ok().map(|b| *b)
+            }
+            None => {
+                self.entries.push((TypeId::of::<T>(), Box::new(value)));
+                None
+            }
+        }
     }
 
     pub fn get<T: 'static>(&self) -> Option<&T> {
-        self.map
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref())
+        self.entries[self.position::<T>()?].1.downcast_ref()
     }
 
     pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
-        self.map
-            .get_mut(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_mut())
+        let i = self.position::<T>()?;
+        self.entries[i].1.downcast_mut()
     }
 
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
-        self.map
-            .remove(&TypeId::of::<T>())
-            .and_then(|b| b.downcast().ok().map(|b| *b))
+        let i = self.position::<T>()?;
+        self.entries.swap_remove(i).1.downcast().ok().map(|b| *b)
     }
 }
+
+/// The instance's `cabi_realloc`, looked up and type-checked once (kept in its Extensions).
+struct ReallocFn(sys::wasm_function_inst_t);
 
 /// The view a host function has of the calling instance: its linear memory (every access
 /// bounds-checked), its host state, and its `cabi_realloc` export.
@@ -46,6 +59,9 @@ impl Extensions {
 pub struct Caller<'a> {
     exec_env: sys::wasm_exec_env_t,
     inst: sys::wasm_module_inst_t,
+    /// Linear memory (base, size) as last read. Only guest code can grow (and so move) it,
+    /// so the cache is dropped whenever this Caller runs guest code (`realloc`).
+    memory: std::cell::Cell<Option<(*mut u8, u64)>>,
     _marker: std::marker::PhantomData<&'a mut ()>,
 }
 
@@ -66,12 +82,17 @@ impl Caller<'_> {
         Caller {
             exec_env,
             inst,
+            memory: std::cell::Cell::new(None),
             _marker: std::marker::PhantomData,
         }
     }
 
     /// The instance's host state of type `T`, if the embedder installed one.
     pub fn data<T: 'static>(&mut self) -> Option<&mut T> {
+        self.extensions()?.get_mut::<T>()
+    }
+
+    fn extensions(&mut self) -> Option<&mut Extensions> {
         // SAFETY: user data is either null or the `Extensions` box owned by the Instance,
         // which outlives every call into it; the &mut is tied to `&mut self`.
         let ext = unsafe { sys::wasm_runtime_get_user_data(self.exec_env) as *mut Extensions };
@@ -80,14 +101,17 @@ impl Caller<'_> {
         }
         // SAFETY: see above; no other reference to the extensions is live during a host call
         // (outer callers hold raw pointers only).
-        unsafe { (*ext).get_mut::<T>() }
+        Some(unsafe { &mut *ext })
     }
 
     /// The current linear memory as (base, size). Re-read on every access because guest
     /// code (e.g. `cabi_realloc`) may grow and move it.
     fn memory(&self) -> (*mut u8, u64) {
+        if let Some(m) = self.memory.get() {
+            return m;
+        }
         // SAFETY: `inst` is live for the duration of the native call.
-        unsafe {
+        let m = unsafe {
             let mem = sys::wasm_runtime_get_default_memory(self.inst);
             if mem.is_null() {
                 return (std::ptr::null_mut(), 0);
@@ -96,7 +120,9 @@ impl Caller<'_> {
             let pages = sys::wasm_memory_get_cur_page_count(mem);
             let page = sys::wasm_memory_get_bytes_per_page(mem);
             (base, pages * page)
-        }
+        };
+        self.memory.set(Some(m));
+        m
     }
 
     /// Size of the guest's linear memory in bytes.
@@ -170,6 +196,38 @@ impl Caller<'_> {
             // The canonical ABI never calls realloc for empty lists: any aligned pointer works.
             return Ok(align.max(1));
         }
+        let func = self.realloc_fn()?;
+        let mut argv = [0u32, 0, align, size];
+        // SAFETY: cabi_realloc's signature is (i32 i32 i32 i32) -> i32 (checked when it was
+        // looked up); argv has 4 cells and receives the single i32 result in argv[0].
+        // Re-entering the guest from a native with the same exec env is supported by WAMR.
+        let ok = unsafe { sys::wasm_runtime_call_wasm(self.exec_env, func, 4, argv.as_mut_ptr()) };
+        // The guest allocator may have grown (moved) linear memory.
+        self.memory.set(None);
+        if !ok {
+            // The exception (e.g. a trap inside the guest allocator) stays set and aborts the call.
+            return Err(Trap::new(format!(
+                "cabi_realloc({size}) failed: {}",
+                self.exception()
+            )));
+        }
+        let ptr = argv[0];
+        if !ptr.is_multiple_of(align.max(1)) {
+            return Err(Trap::new(format!(
+                "cabi_realloc returned misaligned pointer {ptr:#x}"
+            )));
+        }
+        self.check(ptr, u64::from(size))?;
+        Ok(ptr)
+    }
+
+    /// The guest's `cabi_realloc`, looked up by name and type-checked on first use, then
+    /// cached in the instance's extensions (a name lookup and four type queries per returned
+    /// list were a large share of a host call).
+    fn realloc_fn(&mut self) -> Result<sys::wasm_function_inst_t, Trap> {
+        if let Some(f) = self.data::<ReallocFn>() {
+            return Ok(f.0);
+        }
         let name = c"cabi_realloc";
         // SAFETY: `inst` is live; the name is a valid C string.
         let func = unsafe { sys::wasm_runtime_lookup_function(self.inst, name.as_ptr()) };
@@ -197,26 +255,12 @@ impl Caller<'_> {
                 "guest's cabi_realloc has the wrong signature (want (i32 i32 i32 i32) -> i32)",
             ));
         }
-        let mut argv = [0u32, 0, align, size];
-        // SAFETY: cabi_realloc's signature is (i32 i32 i32 i32) -> i32; argv has 4 cells and
-        // receives the single i32 result in argv[0]. Re-entering the guest from a native
-        // with the same exec env is supported by WAMR.
-        let ok = unsafe { sys::wasm_runtime_call_wasm(self.exec_env, func, 4, argv.as_mut_ptr()) };
-        if !ok {
-            // The exception (e.g. a trap inside the guest allocator) stays set and aborts the call.
-            return Err(Trap::new(format!(
-                "cabi_realloc({size}) failed: {}",
-                self.exception()
-            )));
+        // The function instance lives as long as the module instance, which owns the
+        // extensions this is stored in.
+        if let Some(ext) = self.extensions() {
+            ext.insert(ReallocFn(func));
         }
-        let ptr = argv[0];
-        if !ptr.is_multiple_of(align.max(1)) {
-            return Err(Trap::new(format!(
-                "cabi_realloc returned misaligned pointer {ptr:#x}"
-            )));
-        }
-        self.check(ptr, u64::from(size))?;
-        Ok(ptr)
+        Ok(func)
     }
 
     fn exception(&self) -> String {
@@ -229,5 +273,24 @@ impl Caller<'_> {
                 std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_hold_one_value_per_type() {
+        let mut e = Extensions::default();
+        assert_eq!(e.insert(1u32), None);
+        assert_eq!(e.insert("a"), None);
+        assert_eq!(e.insert(2u32), Some(1));
+        assert_eq!(e.get::<u32>(), Some(&2));
+        *e.get_mut::<&str>().unwrap() = "b";
+        assert_eq!(e.remove::<&str>(), Some("b"));
+        assert_eq!(e.get::<&str>(), None);
+        assert_eq!(e.remove::<u64>(), None);
+        assert_eq!(e.get::<u32>(), Some(&2));
     }
 }

@@ -128,11 +128,21 @@ unsafe extern "C" fn trampoline(exec_env: sys::wasm_exec_env_t, args: *mut u64) 
     let slots = entry.n_params.max(entry.n_results);
     // SAFETY: WAMR's raw calling convention gives one u64 slot per parameter (and the first
     // slot for the result); we copy out, so no aliasing with the guest's stack remains.
-    let params: Vec<u64> = unsafe { std::slice::from_raw_parts(args, entry.n_params) }.to_vec();
+    let raw = unsafe { std::slice::from_raw_parts(args, entry.n_params) };
+    // Copied to the stack for the usual handful of parameters: no allocation per call.
+    let mut inline = [0u64; 16];
+    let heap: Vec<u64>;
+    let params: &[u64] = if raw.len() <= inline.len() {
+        inline[..raw.len()].copy_from_slice(raw);
+        &inline[..raw.len()]
+    } else {
+        heap = raw.to_vec();
+        &heap
+    };
     let mut results = [0u64; 1];
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut caller = Caller::from_exec_env(exec_env);
-        (entry.func)(&mut caller, &params, &mut results[..entry.n_results])
+        (entry.func)(&mut caller, params, &mut results[..entry.n_results])
     }));
     let trap = match outcome {
         Ok(Ok(())) => {

@@ -190,3 +190,47 @@ fn wasi_command_gets_args_env_and_exit_code() {
     let mut inst = Instance::new(&m, &config).unwrap();
     assert_eq!(inst.run_main().unwrap(), 31);
 }
+
+/// `cabi_realloc` is looked up once and then reused, and a realloc that grows linear memory
+/// is seen by the host: writes past the old end land in the new pages.
+#[test]
+fn realloc_is_reused_and_sees_grown_memory() {
+    let engine = Engine::new().unwrap();
+    engine
+        .register_host_module(HostModule::new("test:host/realloc").func(
+            "fill",
+            &[ValType::I32],
+            &[ValType::I32],
+            |c, a, r| {
+                let size = c.memory_size() as u32;
+                // Touch memory first, so the pre-realloc size is what the caller saw.
+                c.write(size - 1, &[1])?;
+                let p = c.realloc(1, a[0] as u32)?;
+                c.write(p, &vec![0xab; a[0] as usize])?;
+                r[0] = u64::from(p);
+                Ok(())
+            },
+        ))
+        .unwrap();
+    // Each cabi_realloc grows memory by one page and returns the start of the new page.
+    let wat = r#"(module
+        (import "test:host/realloc" "fill" (func $fill (param i32) (result i32)))
+        (memory (export "memory") 1)
+        (global $calls (mut i32) (i32.const 0))
+        (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            global.get $calls i32.const 1 i32.add global.set $calls
+            i32.const 1 memory.grow i32.const 65536 i32.mul)
+        (func (export "calls") (result i32) global.get $calls)
+        (func (export "run") (param i32) (result i32 i32)
+            (local $p i32)
+            local.get 0 call $fill local.set $p
+            local.get $p
+            local.get $p local.get 0 i32.add i32.const 1 i32.sub i32.load8_u))"#;
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
+    for (i, len) in [100i32, 65536].into_iter().enumerate() {
+        let r = inst.call("run", &[Val::I32(len)]).unwrap();
+        assert_eq!(r, vec![Val::I32(65536 * (i as i32 + 1)), Val::I32(0xab)]);
+    }
+    assert_eq!(inst.call("calls", &[]).unwrap(), vec![Val::I32(2)]);
+}
