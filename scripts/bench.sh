@@ -46,8 +46,8 @@ if [ "$smoke" -eq 0 ]; then
     -p wasi-hw -p wasi-hw-bench --bins --target-dir target/bench/hwbc
   mkdir -p target/bench/guests
   for g in temp-sensor i2c-bench; do
-    cargo run --release --quiet -p wasi-hw-bench --example aot-nobc -- \
-      "target/guests/$g.wasm" "target/bench/guests/$g.nobc.aot"
+    cargo run --release --quiet -p wasi-hw-bench --example aot-variant -- \
+      "target/guests/$g.wasm" "target/bench/guests/$g.nobc.aot" --no-bounds-checks
   done
   if [ "$wasmtime" -eq 1 ]; then
     log "building bench/wasmtime (target/bench/wasmtime; first build takes minutes)"

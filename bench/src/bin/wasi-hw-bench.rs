@@ -458,7 +458,11 @@ fn cold_start(
         let mb = rss.median / 1024.0;
         rep.targets.push([
             "peak RSS ≤ 2 MB (MiB here)".into(),
-            format!("{label}: {} MiB", num(mb)),
+            format!(
+                "{label}: {} MiB (native driver: {} MiB)",
+                num(mb),
+                num(pick("native").map(|c| c.3.median / 1024.0).unwrap_or(f64::NAN))
+            ),
             verdict(mb <= 2.0),
             if mb <= 2.0 {
                 String::new()
