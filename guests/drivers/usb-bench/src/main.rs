@@ -52,7 +52,10 @@ fn main() {
     let r = match mode.as_str() {
         "usb-rtt" => timed_round_trips(&mut pipe, opts.size, opts.reads, opts.warmup),
         "usb-stream" => timed_stream(&mut pipe, opts.size, opts.reads),
-        _ => cli::fail(PROG, "usage: usb-bench usb-rtt|usb-stream [--reads N] [--size B]"),
+        _ => cli::fail(
+            PROG,
+            "usage: usb-bench usb-rtt|usb-stream [--reads N] [--size B]",
+        ),
     };
     match r {
         Ok(r) => println!("{}", r.line()),
