@@ -175,6 +175,27 @@ pub fn find_interface(
     config.interfaces.iter().find(|i| pred(i))
 }
 
+/// Initialises WASI-USB and returns the first granted device matching `filter`
+/// (vendor, product) whose current (or first) configuration has an interface for which
+/// `pred` holds, with that interface; `None` when no granted device has one. Errors are
+/// messages for the driver's user.
+pub fn find_device_with_interface(
+    filter: (Option<u16>, Option<u16>),
+    pred: impl Fn(&InterfaceDescriptor) -> bool,
+) -> core::result::Result<Option<(Device, InterfaceDescriptor)>, String> {
+    init().map_err(|e| format!("init: {e}"))?;
+    let devices = devices().map_err(|e| format!("list-devices: {e}"))?;
+    for dev in devices.into_iter().filter(|d| d.matches(filter)) {
+        let Ok(cfg) = dev.current_or_first_config() else {
+            continue;
+        };
+        if let Some(intf) = find_interface(&cfg, &pred).cloned() {
+            return Ok(Some((dev, intf)));
+        }
+    }
+    Ok(None)
+}
+
 /// The first endpoint of `intf` with this transfer type and direction.
 pub fn find_endpoint(
     intf: &InterfaceDescriptor,

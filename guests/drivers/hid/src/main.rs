@@ -19,19 +19,8 @@ const PROG: &str = "hid";
 const USAGE: &str = "usage: hid [-d VID:PID] [--count N] [--timeout MS]";
 
 fn run(count: u32, timeout_ms: u32, filter: (Option<u16>, Option<u16>)) -> Result<(), String> {
-    usb::init().map_err(|e| format!("init: {e}"))?;
-    let devices = usb::devices().map_err(|e| format!("list-devices: {e}"))?;
-    let mut found = None;
-    for dev in devices.iter().filter(|d| d.matches(filter)) {
-        let Ok(cfg) = dev.current_or_first_config() else {
-            continue;
-        };
-        if let Some(intf) = usb::find_interface(&cfg, hid::is_boot_interface) {
-            found = Some((dev, intf.clone()));
-            break;
-        }
-    }
-    let (dev, intf) = found.ok_or("no HID boot keyboard or mouse granted")?;
+    let (dev, intf) = usb::find_device_with_interface(filter, hid::is_boot_interface)?
+        .ok_or("no HID boot keyboard or mouse granted")?;
     let n = intf.interface_number;
     let (ep, mps) =
         hid::input_endpoint(&intf).ok_or("the HID interface has no interrupt IN endpoint")?;

@@ -31,19 +31,8 @@ const PROG: &str = "usb-storage";
 const USAGE: &str = "usage: usb-storage [-d VID:PID] [BLOCK]";
 
 fn run(block: u64, filter: (Option<u16>, Option<u16>)) -> Result<(), String> {
-    usb::init().map_err(|e| format!("init: {e}"))?;
-    let devices = usb::devices().map_err(|e| format!("list-devices: {e}"))?;
-    let mut found = None;
-    for dev in devices.iter().filter(|d| d.matches(filter)) {
-        let Ok(cfg) = dev.current_or_first_config() else {
-            continue;
-        };
-        if let Some(intf) = usb::find_interface(&cfg, storage::is_bulk_only) {
-            found = Some((dev, intf.clone()));
-            break;
-        }
-    }
-    let (dev, intf) = found.ok_or("no Bulk-Only mass-storage device granted")?;
+    let (dev, intf) = usb::find_device_with_interface(filter, storage::is_bulk_only)?
+        .ok_or("no Bulk-Only mass-storage device granted")?;
     let n = intf.interface_number;
     let handle = dev.open().map_err(|e| format!("open: {e}"))?;
     let detached = match handle.kernel_driver_active(n) {
@@ -60,7 +49,7 @@ fn run(block: u64, filter: (Option<u16>, Option<u16>)) -> Result<(), String> {
     handle
         .claim_interface(n)
         .map_err(|e| format!("claim interface {n}: {e}"))?;
-    let result = read(&handle, &intf, dev, block);
+    let result = read(&handle, &intf, &dev, block);
     let _ = handle.release_interface(n);
     if detached {
         let _ = handle.attach_kernel_driver(n);
