@@ -163,7 +163,7 @@ pub fn run(mut args: RunArgs) -> Result<i32> {
     }
     let bytes = read_module(&args.module)?;
     let engine = Engine::new()?;
-    crate::hostlibs::register(&engine)?;
+    crate::hostlibs::register_for(&engine, &bytes)?;
     let bytes = match ModuleKind::detect(&bytes) {
         Some(ModuleKind::Wasm) if !args.interp => compile_for_host(&bytes)?,
         Some(ModuleKind::Aot) if args.interp => bail!(

@@ -82,3 +82,19 @@ fn hid_reader_gets_reports_in_order() {
         }
     }
 }
+
+#[test]
+fn cli_lists_the_simulated_devices() {
+    // The "done when": `wasi-hw run --usb sim lsusb.aot`.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
+        .args(["run", "--usb", "sim"])
+        .arg(common::guest_path("lsusb", "aot"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ID 1209:0001") && out.contains("ID 1209:0002"),
+        "{out}"
+    );
+}
