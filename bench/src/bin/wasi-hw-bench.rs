@@ -984,7 +984,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("WAMR runtime init (wasm_runtime_full_init)", &["wasm_runtime_full_init"]),
     ("command-line parsing (clap)", &["clap_builder::builder::command::Command::_do_parse"]),
     ("WASI-I2C native registration", &["wasi_hw_i2c::host::register"]),
-    ("WASI-USB native registration (done even when no --usb is granted)", &["wasi_hw_usb::register"]),
+    ("WASI-USB native registration (only for modules that name wasi:usb)", &["wasi_hw_usb::register"]),
     ("module load (wasm_runtime_load)", &["wasm_runtime_load"]),
     ("  of which AOT relocations (load_relocation_section)", &["load_relocation_section"]),
     ("instantiate (wasm_runtime_instantiate)", &["wasm_runtime_instantiate"]),
