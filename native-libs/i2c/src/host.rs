@@ -318,7 +318,21 @@ fn check_retptr(caller: &Caller<'_>, retptr: u32, size: u32, align: u32) -> Resu
             "misaligned result pointer {retptr:#x} (needs {align}-byte alignment)"
         )));
     }
-    caller.read(retptr, size).map(drop)
+    caller.check_range(retptr, size)
+}
+
+/// The checks every `[method]i2c.*` call starts with, in this order, before any bus
+/// traffic: the handle names an i2c resource, and the return area is aligned and in bounds.
+/// Returns the handle's bus.
+fn begin_method(
+    caller: &mut Caller<'_>,
+    handle: u32,
+    retptr: u32,
+    (size, align): (u32, u32),
+) -> Result<usize, Trap> {
+    let bus = host(caller)?.bus_of(handle)?;
+    check_retptr(caller, retptr, size, align)?;
+    Ok(bus)
 }
 
 /// Copies `data` into a fresh guest allocation; returns its pointer.
@@ -362,13 +376,11 @@ fn i2c_read(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
         args[2],
         arg_u32(args, 3),
     );
-    let h = host(caller)?;
-    let bus = h.bus_of(handle)?;
-    check_retptr(
+    let bus = begin_method(
         caller,
+        handle,
         retptr,
-        abi::RESULT_LIST_SIZE,
-        abi::RESULT_LIST_ALIGN,
+        (abi::RESULT_LIST_SIZE, abi::RESULT_LIST_ALIGN),
     )?;
     let h = host(caller)?;
     let r = h.check_size("read", len).and_then(|()| {
@@ -387,12 +399,11 @@ fn i2c_write(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
         arg_u32(args, 3),
         arg_u32(args, 4),
     );
-    let bus = host(caller)?.bus_of(handle)?;
-    check_retptr(
+    let bus = begin_method(
         caller,
+        handle,
         retptr,
-        abi::RESULT_UNIT_SIZE,
-        abi::RESULT_UNIT_ALIGN,
+        (abi::RESULT_UNIT_SIZE, abi::RESULT_UNIT_ALIGN),
     )?;
     let r = match host(caller)?.check_size("write", u64::from(len)) {
         Err(e) => Err(e),
@@ -413,12 +424,11 @@ fn i2c_write_read(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
         args[4],
         arg_u32(args, 5),
     );
-    let bus = host(caller)?.bus_of(handle)?;
-    check_retptr(
+    let bus = begin_method(
         caller,
+        handle,
         retptr,
-        abi::RESULT_LIST_SIZE,
-        abi::RESULT_LIST_ALIGN,
+        (abi::RESULT_LIST_SIZE, abi::RESULT_LIST_ALIGN),
     )?;
     let total = u64::from(len).saturating_add(read_len);
     let r = match host(caller)?.check_size("write-read", total) {
@@ -453,12 +463,11 @@ fn i2c_transaction(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
         arg_u32(args, 3),
         arg_u32(args, 4),
     );
-    let bus = host(caller)?.bus_of(handle)?;
-    check_retptr(
+    let bus = begin_method(
         caller,
+        handle,
         retptr,
-        abi::RESULT_LIST_SIZE,
-        abi::RESULT_LIST_ALIGN,
+        (abi::RESULT_LIST_SIZE, abi::RESULT_LIST_ALIGN),
     )?;
     let limits = host(caller)?.limits;
     if ops_len > limits.max_operations {

@@ -144,6 +144,12 @@ impl Caller<'_> {
         }
     }
 
+    /// Traps unless `[ptr, ptr+len)` lies inside linear memory; copies nothing (for checking
+    /// a canonical-ABI return area before any side effect).
+    pub fn check_range(&self, ptr: u32, len: u32) -> Result<(), Trap> {
+        self.check(ptr, u64::from(len)).map(drop)
+    }
+
     /// Copies `len` bytes from guest memory at `ptr`.
     pub fn read(&self, ptr: u32, len: u32) -> Result<Vec<u8>, Trap> {
         let p = self.check(ptr, u64::from(len))?;
