@@ -6,6 +6,9 @@
 #   scripts/bench.sh --smoke        few iterations, no wasmtime and no extra builds (CI);
 #                                   writes target/bench/smoke/README.md
 #   options: --no-wasmtime  --no-armv7  --rounds N  --out DIR
+#            --vm / --no-vm   the in-VM benchmarks (scripts/vm/tests/bench.sh on the x86_64
+#                             and raspi2b VMs; default: on for full runs, off for --smoke);
+#                             console logs kept in target/bench/vm/MACHINE.log
 #
 # Variants (see bench/README.md): native (bench-native), wasi-hw AOT / interpreter (the
 # runtime-only CLI, target/bench/gw), the same with hardware bounds checks (target/bench/hwbc),
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 smoke=0
+vm=""
 wasmtime=1
 armv7=1
 pass=()
@@ -25,9 +29,11 @@ while [ $# -gt 0 ]; do
     --smoke) smoke=1; pass+=(--smoke); shift ;;
     --no-wasmtime) wasmtime=0; pass+=(--no-wasmtime); shift ;;
     --no-armv7) armv7=0; shift ;;
+    --vm) vm=1; shift ;;
+    --no-vm) vm=0; shift ;;
     --rounds|--out) [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; exit 2; }
       pass+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +41,7 @@ log() { echo "bench: $*" >&2; }
 
 # Builds go to their own target dirs so that features never unify across variants.
 log "building the CLI and the bench binaries"
-cargo build --release --quiet -p wasi-hw -p wasi-hw-bench --bins
+cargo build --release --quiet -p wasi-hw -p wasi-hw-bench -p wasi-hw-bench-native --bins
 scripts/build-guests.sh >/dev/null
 
 if [ "$smoke" -eq 0 ]; then
@@ -62,6 +68,30 @@ if [ "$smoke" -eq 0 ]; then
     log "cross-building for armv7 (footprint only)"
     scripts/cross-armv7.sh >/dev/null || log "armv7 cross build failed; its size is left out"
   fi
+fi
+
+# In-VM benchmarks: real kernel drivers, QEMU devices (scripts/vm/tests/bench.sh).
+[ -n "$vm" ] || vm=$((1 - smoke))
+if [ "$vm" -eq 1 ]; then
+  machines=(x86_64)
+  [ "$armv7" -eq 1 ] && machines+=(raspi2b)
+  mkdir -p target/bench/vm
+  if [ "$smoke" -eq 1 ]; then
+    printf 'ROUNDS=1\nWARMUP=0\nRTT_READS=20\nREADS=2\n' > target/bench/vm/bench.conf
+  else
+    printf 'ROUNDS=11\nWARMUP=1\nRTT_READS=200\nREADS=16\n' > target/bench/vm/bench.conf
+  fi
+  for m in "${machines[@]}"; do
+    log "in-VM benchmarks on $m (payload: scripts/vm/build-payload.sh $m)"
+    scripts/vm/build-payload.sh "$m" --no-guests >/dev/null
+    if ! scripts/vm-test.sh "$m" --test scripts/vm/tests/bench.sh \
+        --add "$root/target/bench/vm/bench.conf:bench.conf" >/dev/null 2>&1; then
+      log "the in-VM benchmarks failed on $m (console: ${VMTEST_CACHE:-.cache/vm}/last-$m.log)"
+      exit 1
+    fi
+    cp "${VMTEST_CACHE:-.cache/vm}/last-$m.log" "target/bench/vm/$m.log"
+    pass+=(--vm-log "$m=$root/target/bench/vm/$m.log")
+  done
 fi
 
 log "running (${pass[*]:-full})"

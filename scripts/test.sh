@@ -37,7 +37,10 @@ fi
 
 if wanted bench; then
   stage "benchmark smoke run"
-  scripts/bench.sh --smoke
+  # The in-VM benchmarks too, when the VM stage ran (it built the payloads).
+  if wanted vm; then vm=--vm; else vm=--no-vm; fi
+  armv7=""; wanted armv7 || armv7=--no-armv7
+  scripts/bench.sh --smoke "$vm" $armv7
 fi
 
 stage "all tests passed"

@@ -98,3 +98,45 @@ fn cli_lists_the_simulated_devices() {
         "{out}"
     );
 }
+
+#[test]
+fn bench_guest_reads_the_simulated_disk_like_the_native_baseline() {
+    // bench-native's unit test reads the same 20 chunks natively and gets this checksum.
+    const NATIVE_CHECKSUM: &str = "checksum=3347203768";
+    for mode in MODES {
+        let args = ["storage-read", "--reads", "20", "--size", "4096"];
+        let o = run_guest("usb-bench", mode, &args, grant(&["sim"]));
+        assert_eq!(o.code, 0, "{mode:?}: {}", o.stderr);
+        assert!(
+            o.stdout
+                .starts_with("bench=storage-read ops=20 bytes=81920 ")
+                && o.stdout.trim_end().ends_with(NATIVE_CHECKSUM),
+            "{mode:?}: {}",
+            o.stdout
+        );
+        let rtt = run_guest(
+            "usb-bench",
+            mode,
+            &["storage-rtt", "--reads", "3"],
+            grant(&["sim"]),
+        );
+        assert!(
+            rtt.stdout.starts_with("bench=storage-rtt ops=3 bytes=132 "),
+            "{mode:?}: {}",
+            rtt.stdout
+        );
+        let none = run_guest(
+            "usb-bench",
+            mode,
+            &["storage-rtt"],
+            grant(&["sim", "1209:0001"]),
+        );
+        assert_eq!(none.code, 1, "{mode:?}: only the loopback device granted");
+        assert!(
+            none.stderr
+                .contains("no Bulk-Only mass-storage device granted"),
+            "{mode:?}: {}",
+            none.stderr
+        );
+    }
+}

@@ -3,14 +3,14 @@
 //! - [`stats`]: medians, percentiles, ratios.
 //! - [`parse`]: the `key=value` lines the measured programs print, callgrind's output.
 //! - [`proc`]: running one measured process (wall time, peak RSS, output).
-//! - [`hal`]: embedded-hal over the wasi-hw I2C backends, for the native driver.
 //! - [`report`]: markdown tables and the README template; [`plot`]: PNG charts.
 //! - [`paper`]: the seed paper's published figures we compare against.
+//! - [`vm`]: the in-VM benchmarks' results, parsed from the VM console logs.
 
-pub mod hal;
 pub mod paper;
 pub mod parse;
 pub mod plot;
 pub mod proc;
 pub mod report;
 pub mod stats;
+pub mod vm;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds what the in-VM tests run into target/vm-payload/MACHINE (copied to /payload in the VM
-# by scripts/vm-test.sh): a static runtime-only `wasi-hw` for the VM's architecture and the
-# AOT-compiled guest drivers, always named NAME.aot inside the payload.
+# by scripts/vm-test.sh): a static runtime-only `wasi-hw` for the VM's architecture, the
+# AOT-compiled guest drivers, always named NAME.aot inside the payload, the static native
+# baseline `bench-native` and temp-sensor.wasm (the in-VM benchmarks, tests/bench.sh).
 #
 #   scripts/vm/build-payload.sh x86_64|raspi2b [--no-guests]
 #     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
@@ -45,21 +46,30 @@ case "$machine" in
   x86_64)
     # Static so the busybox initramfs needs no loader or libc; runtime only (no LLVM).
     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --locked \
-      --no-default-features --bin wasi-hw --target x86_64-unknown-linux-gnu --target-dir target/vm-static
-    strip -o "$out/wasi-hw" target/vm-static/x86_64-unknown-linux-gnu/release/wasi-hw
+      --no-default-features --bin wasi-hw --bin bench-native -p wasi-hw -p wasi-hw-bench-native \
+      --target x86_64-unknown-linux-gnu --target-dir target/vm-static
+    for bin in wasi-hw bench-native; do
+      strip -o "$out/$bin" "target/vm-static/x86_64-unknown-linux-gnu/release/$bin"
+    done
     suffix=.aot
     ;;
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
     scripts/cross-armv7.sh
     cp target/armv7/wasi-hw "$out/wasi-hw"
+    scripts/cross-armv7.sh cargo build --release --quiet --locked -p wasi-hw-bench-native
+    arm-linux-gnueabihf-strip -o "$out/bench-native" \
+      target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
     ;;
   *) die "unknown machine '$machine' (x86_64|raspi2b)" ;;
 esac
-case "$(file -b "$out/wasi-hw")" in
-  *dynamically*) die "$out/wasi-hw is dynamically linked" ;;
-esac
+for bin in wasi-hw bench-native; do
+  case "$(file -b "$out/$bin")" in
+    *dynamically*) die "$out/$bin is dynamically linked" ;;
+  esac
+done
+cp target/guests/temp-sensor.wasm "$out/"
 
 shopt -s nullglob
 n=0

@@ -112,6 +112,10 @@ pub enum LoopbackError<E> {
     Mismatch {
         round: u64,
     },
+    /// A mass-storage command failed or its status wrapper was malformed.
+    Status {
+        round: u64,
+    },
 }
 
 fn pattern(round: u64, size: usize) -> Vec<u8> {
@@ -190,6 +194,137 @@ pub fn timed_stream<P: BulkPipe>(
         bytes: chunks * chunk as u64 * 2,
         elapsed_ns,
         checksum: fold(FNV_OFFSET, &last),
+    })
+}
+
+// USB mass storage (Bulk-Only Transport): the VM benchmarks run on QEMU's usb-storage,
+// which has no loopback. One command is a 31-byte command block wrapper (CBW) OUT, an
+// optional data phase and a 13-byte command status wrapper (CSW) IN.
+
+const CBW_LEN: usize = 31;
+const CSW_LEN: usize = 13;
+
+/// The CBW of SCSI command `cdb` (tag `tag`, `data_in` bytes expected from the device).
+fn cbw(tag: u32, data_in: u32, cdb: &[u8]) -> [u8; CBW_LEN] {
+    let mut w = [0u8; CBW_LEN];
+    w[0..4].copy_from_slice(b"USBC");
+    w[4..8].copy_from_slice(&tag.to_le_bytes());
+    w[8..12].copy_from_slice(&data_in.to_le_bytes());
+    w[12] = if data_in > 0 { 0x80 } else { 0 };
+    w[14] = cdb.len() as u8;
+    w[15..15 + cdb.len()].copy_from_slice(cdb);
+    w
+}
+
+/// One BOT command: CBW, `data_in` bytes read, CSW checked (signature, tag, residue 0,
+/// status passed). `None` if the status says the command failed.
+fn storage_command<P: BulkPipe>(
+    pipe: &mut P,
+    tag: u32,
+    cdb: &[u8],
+    data_in: usize,
+) -> Result<Option<Vec<u8>>, P::Error> {
+    pipe.bulk_out(&cbw(tag, data_in as u32, cdb))?;
+    let data = if data_in > 0 {
+        pipe.bulk_in(data_in)?
+    } else {
+        Vec::new()
+    };
+    let csw = pipe.bulk_in(CSW_LEN)?;
+    let ok = csw.len() == CSW_LEN
+        && &csw[0..4] == b"USBS"
+        && csw[4..8] == tag.to_le_bytes()
+        && csw[8..12] == [0; 4]
+        && csw[12] == 0
+        && data.len() == data_in;
+    Ok(ok.then_some(data))
+}
+
+/// `(blocks, block length)` from READ CAPACITY(10).
+fn storage_capacity<P: BulkPipe>(pipe: &mut P) -> Result<(u64, u32), LoopbackError<P::Error>> {
+    let cdb = [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let d = storage_command(pipe, 1, &cdb, 8)
+        .map_err(LoopbackError::Transfer)?
+        .ok_or(LoopbackError::Status { round: 0 })?;
+    let last = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+    let len = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+    Ok((u64::from(last) + 1, len))
+}
+
+/// Latency: `rounds` timed TEST UNIT READY commands (a 31-byte OUT and a 13-byte IN, the
+/// smallest exchange a mass-storage device answers) after `warmup` untimed ones.
+pub fn timed_storage_rtt<P: BulkPipe>(
+    pipe: &mut P,
+    rounds: u64,
+    warmup: u64,
+) -> Result<LoopResult, LoopbackError<P::Error>> {
+    let tur = [0u8; 6];
+    let mut run = |round: u64| -> Result<(), LoopbackError<P::Error>> {
+        storage_command(pipe, round as u32, &tur, 0)
+            .map_err(LoopbackError::Transfer)?
+            .ok_or(LoopbackError::Status { round })
+            .map(drop)
+    };
+    for r in 0..warmup {
+        run(r)?;
+    }
+    let start = Instant::now();
+    for r in 0..rounds {
+        run(warmup + r)?;
+    }
+    Ok(LoopResult {
+        name: "storage-rtt",
+        ops: rounds,
+        bytes: rounds * (CBW_LEN + CSW_LEN) as u64,
+        elapsed_ns: start.elapsed().as_nanos() as u64,
+        checksum: FNV_OFFSET,
+    })
+}
+
+/// Throughput: `chunks` timed READ(10) commands of `chunk` bytes (rounded down to whole
+/// blocks, at least one) walking through the medium and wrapping at its end, after one
+/// untimed read. The checksum folds the first 16 bytes of every chunk (enough to tell
+/// blocks apart, cheap enough not to blur the transfer time) and the whole last chunk.
+pub fn timed_storage_read<P: BulkPipe>(
+    pipe: &mut P,
+    chunk: usize,
+    chunks: u64,
+) -> Result<LoopResult, LoopbackError<P::Error>> {
+    let (blocks, block_len) = storage_capacity(pipe)?;
+    if block_len == 0 || blocks == 0 {
+        return Err(LoopbackError::Status { round: 0 });
+    }
+    let per = (chunk as u64 / u64::from(block_len)).clamp(1, blocks.min(0xffff));
+    let len = (per * u64::from(block_len)) as usize;
+    let mut read = |round: u64, lba: u64| -> Result<Vec<u8>, LoopbackError<P::Error>> {
+        let l = (lba as u32).to_be_bytes();
+        let n = (per as u16).to_be_bytes();
+        let cdb = [0x28, 0, l[0], l[1], l[2], l[3], 0, n[0], n[1], 0];
+        storage_command(pipe, round as u32, &cdb, len)
+            .map_err(LoopbackError::Transfer)?
+            .ok_or(LoopbackError::Status { round })
+    };
+    read(0, 0)?;
+    let mut checksum = FNV_OFFSET;
+    let mut lba = 0;
+    let mut last = Vec::new();
+    let start = Instant::now();
+    for round in 0..chunks {
+        if lba + per > blocks {
+            lba = 0;
+        }
+        let data = read(round + 1, lba)?;
+        checksum = fold(checksum, &data[..data.len().min(16)]);
+        lba += per;
+        last = data;
+    }
+    let elapsed_ns = start.elapsed().as_nanos() as u64;
+    Ok(LoopResult {
+        name: "storage-read",
+        ops: chunks,
+        bytes: chunks * len as u64,
+        elapsed_ns,
+        checksum: fold(checksum, &last),
     })
 }
 
@@ -380,6 +515,86 @@ mod tests {
         assert_eq!(
             timed_stream(&mut p, 8, 3),
             Err(LoopbackError::Mismatch { round: 2 })
+        );
+    }
+
+    /// A Bulk-Only disk of `blocks` 512-byte blocks whose byte `i` of block `n` is `n + i`.
+    struct FakeDisk {
+        blocks: u32,
+        replies: std::collections::VecDeque<Vec<u8>>,
+        fail_read: bool,
+    }
+
+    impl BulkPipe for FakeDisk {
+        type Error = ();
+        fn bulk_out(&mut self, w: &[u8]) -> Result<(), ()> {
+            assert_eq!((w.len(), &w[0..4]), (31, &b"USBC"[..]));
+            let tag = &w[4..8];
+            let cdb = &w[15..15 + usize::from(w[14])];
+            let mut status = 0;
+            match cdb[0] {
+                0x00 => {}
+                0x25 => {
+                    let mut d = (self.blocks - 1).to_be_bytes().to_vec();
+                    d.extend_from_slice(&512u32.to_be_bytes());
+                    self.replies.push_back(d);
+                }
+                0x28 => {
+                    let lba = u32::from_be_bytes([cdb[2], cdb[3], cdb[4], cdb[5]]);
+                    let n = u32::from(u16::from_be_bytes([cdb[7], cdb[8]]));
+                    assert!(lba + n <= self.blocks, "read past the end");
+                    let d = (lba..lba + n)
+                        .flat_map(|b| (0..512u32).map(move |i| (b + i) as u8))
+                        .collect();
+                    self.replies.push_back(d);
+                    status = u8::from(self.fail_read);
+                }
+                op => panic!("unexpected opcode {op:#x}"),
+            }
+            let mut csw = b"USBS".to_vec();
+            csw.extend_from_slice(tag);
+            csw.extend_from_slice(&[0, 0, 0, 0, status]);
+            self.replies.push_back(csw);
+            Ok(())
+        }
+        fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, ()> {
+            let d = self.replies.pop_front().ok_or(())?;
+            assert_eq!(
+                d.len(),
+                len,
+                "the bench asks for exactly what the command returns"
+            );
+            Ok(d)
+        }
+    }
+
+    #[test]
+    fn storage_commands_follow_bulk_only_transport() {
+        let mut d = FakeDisk {
+            blocks: 10,
+            replies: Default::default(),
+            fail_read: false,
+        };
+        let r = timed_storage_rtt(&mut d, 3, 1).unwrap();
+        assert_eq!((r.name, r.ops, r.bytes), ("storage-rtt", 3, 3 * 44));
+        // 4 blocks per chunk over 10 blocks: LBAs 0, 4, then wrap to 0 (4 + 4 + 4 > 10).
+        let r = timed_storage_read(&mut d, 2048, 3).unwrap();
+        assert_eq!((r.name, r.ops, r.bytes), ("storage-read", 3, 3 * 2048));
+        let mut expect = FNV_OFFSET;
+        for lba in [0u32, 4, 0] {
+            let first: Vec<u8> = (0..16).map(|i| (lba + i) as u8).collect();
+            expect = fold(expect, &first);
+        }
+        let last: Vec<u8> = (0..4u32)
+            .flat_map(|b| (0..512u32).map(move |i| (b + i) as u8))
+            .collect();
+        assert_eq!(r.checksum, fold(expect, &last));
+        // A chunk smaller than a block reads one block.
+        assert_eq!(timed_storage_read(&mut d, 100, 1).unwrap().bytes, 512);
+        d.fail_read = true;
+        assert_eq!(
+            timed_storage_read(&mut d, 512, 1),
+            Err(LoopbackError::Status { round: 0 })
         );
     }
 

@@ -4,7 +4,10 @@
 //!
 //! ```text
 //! wasi-hw-bench [--smoke] [--root DIR] [--out DIR] [--raw FILE] [--rounds N]
+//!               [--vm-log MACHINE=CONSOLE_LOG]...
 //! ```
+//! `--vm-log` adds the in-VM results (scripts/vm/tests/bench.sh, run by scripts/bench.sh)
+//! from that VM's console log.
 //! Variants are found at fixed paths under the root (see [`Paths`]); the optional ones
 //! (runtime-only and hw-bound-check builds, wasmtime, armv7) are skipped when absent and
 //! always in `--smoke` mode, which also uses few iterations.
@@ -24,6 +27,7 @@ use wasi_hw_bench::plot::{Bar, BarChart};
 use wasi_hw_bench::proc::{Outcome, Runner};
 use wasi_hw_bench::report::{bytes, fill_template, num, percent, spread, times, Table};
 use wasi_hw_bench::stats::{ratio, rotation, Summary};
+use wasi_hw_bench::vm;
 
 /// Where scripts/bench.sh puts what it builds.
 struct Paths {
@@ -84,6 +88,8 @@ struct Opts {
     out: PathBuf,
     raw: PathBuf,
     rounds: Option<usize>,
+    /// (machine, console log of its in-VM benchmark run)
+    vm_logs: Vec<(String, PathBuf)>,
 }
 
 fn parse_args() -> Result<Opts> {
@@ -93,6 +99,7 @@ fn parse_args() -> Result<Opts> {
     let mut raw = None;
     let mut rounds = None;
     let mut no_wasmtime = false;
+    let mut vm_logs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = |n: &str| args.next().with_context(|| format!("{n} needs a value"));
@@ -103,8 +110,15 @@ fn parse_args() -> Result<Opts> {
             "--out" => out = Some(PathBuf::from(val("--out")?)),
             "--raw" => raw = Some(PathBuf::from(val("--raw")?)),
             "--rounds" => rounds = Some(val("--rounds")?.parse().context("--rounds")?),
+            "--vm-log" => {
+                let v = val("--vm-log")?;
+                let (m, f) = v
+                    .split_once('=')
+                    .with_context(|| format!("--vm-log {v}: expected MACHINE=FILE"))?;
+                vm_logs.push((m.to_string(), PathBuf::from(f)));
+            }
             "-h" | "--help" => {
-                println!("usage: wasi-hw-bench [--smoke] [--no-wasmtime] [--root DIR] [--out DIR] [--raw FILE] [--rounds N]");
+                println!("usage: wasi-hw-bench [--smoke] [--no-wasmtime] [--root DIR] [--out DIR] [--raw FILE] [--rounds N] [--vm-log MACHINE=FILE]...");
                 std::process::exit(0);
             }
             _ => bail!("unexpected argument {a:?}"),
@@ -135,6 +149,7 @@ fn parse_args() -> Result<Opts> {
         out,
         raw,
         rounds,
+        vm_logs,
     })
 }
 
@@ -868,6 +883,127 @@ fn usb(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()> {
     Ok(())
 }
 
+/// The in-VM results: cold start against the kernel's I2C drivers and USB mass storage on
+/// QEMU's usb-storage, parsed from the console logs scripts/bench.sh passes in.
+fn in_vm(o: &Opts, rep: &mut Report) -> Result<()> {
+    if o.vm_logs.is_empty() {
+        rep.sections.insert(
+            "vm".into(),
+            "Not measured in this run (`scripts/bench.sh --no-vm`, or `--smoke` without `--vm`)."
+                .into(),
+        );
+        rep.notes.push("in-VM benchmarks not run".into());
+        return Ok(());
+    }
+    let mut samples = Vec::new();
+    for (machine, log) in &o.vm_logs {
+        let text = std::fs::read(log).with_context(|| format!("reading {}", log.display()))?;
+        let found = vm::parse_console(&String::from_utf8_lossy(&text));
+        if !found.iter().any(|s| &s.machine == machine) {
+            bail!("{}: no vmbench results for {machine}", log.display());
+        }
+        samples.extend(found);
+    }
+    for s in &samples {
+        let _ = writeln!(
+            rep.raw,
+            "vm-{}-{}\t{}\t{}\t{}\t{}\t{}",
+            s.machine,
+            s.experiment,
+            s.variant,
+            s.round,
+            s.record
+                .f64("wall_us")
+                .map(|us| (us * 1000.0).round().to_string())
+                .unwrap_or_default(),
+            s.record.get("max_rss_kib").unwrap_or_default(),
+            s.value().map(|v| v.to_string()).unwrap_or_default()
+        );
+    }
+    let series = vm::summarise(&samples);
+    let find = |m: &str, e: &str, v: &str| {
+        series
+            .iter()
+            .find(|s| s.machine == m && s.experiment == e && s.variant == v)
+    };
+    let label = |v: &str| -> String {
+        match v {
+            "native" => "native (bench-native, static)",
+            "aot" => "wasi-hw AOT",
+            "interp" => "wasi-hw interpreter",
+            other => other,
+        }
+        .into()
+    };
+    let device = |m: &str| match m {
+        "raspi2b" => "QEMU tmp105 on i2c-bcm2835",
+        "x86_64" => "i2c-stub (i801 has no tmp105)",
+        _ => "?",
+    };
+    let mut cold = Table::new(&[
+        "machine",
+        "sensor",
+        "variant",
+        "wall time, ms: median (p10–p90)",
+        "ratio to native",
+        "peak RSS, KiB: median",
+        "n",
+    ]);
+    let mut usb = Table::new(&[
+        "machine",
+        "benchmark",
+        "native",
+        "wasi-hw AOT",
+        "wasi-hw vs native",
+        "runtime time per command, µs",
+    ]);
+    for s in &series {
+        let native = find(&s.machine, &s.experiment, "native");
+        let r = native.and_then(|n| ratio(s.value.median, n.value.median));
+        if s.experiment == "cold-start" {
+            cold.row(vec![
+                s.machine.clone(),
+                device(&s.machine).into(),
+                label(&s.variant),
+                spread(&s.value),
+                times(r),
+                s.rss_kib.map(|r| num(r.median)).unwrap_or_default(),
+                s.value.n.to_string(),
+            ]);
+        } else if s.variant == "aot" {
+            let Some(native) = native else { continue };
+            let metric = match s.experiment.as_str() {
+                "storage-rtt" => "µs per TEST UNIT READY (31 B OUT + 13 B IN)",
+                "storage-read" => "MiB/s, READ(10) of 64 KiB",
+                other => other,
+            };
+            let added = match (s.per_op_us, native.per_op_us) {
+                (Some(a), Some(n)) => num(a.median - n.median),
+                _ => "–".into(),
+            };
+            usb.row(vec![
+                s.machine.clone(),
+                metric.into(),
+                spread(&native.value),
+                spread(&s.value),
+                percent(r),
+                added,
+            ]);
+        }
+    }
+    let mut text = String::new();
+    if !cold.is_empty() {
+        text.push_str("Cold start, whole process (`temp-sensor`, one reading of 25.50 C set by the host):\n\n");
+        text.push_str(&cold.to_markdown());
+    }
+    if !usb.is_empty() {
+        text.push_str("\nUSB mass storage (QEMU `usb-storage`, 1 MiB disk, kernel driver unbound for the run):\n\n");
+        text.push_str(&usb.to_markdown());
+    }
+    rep.sections.insert("vm".into(), text);
+    Ok(())
+}
+
 fn stripped_size(runner: &mut Runner, bin: &Path, strip: &str, dir: &Path) -> Result<u64> {
     let name = bin
         .strip_prefix(
@@ -1301,6 +1437,7 @@ fn run() -> Result<()> {
     phases(&o, &mut runner, &mut rep, &mut plots)?;
     host_calls(&o, &mut runner, &mut rep, &mut plots)?;
     usb(&o, &mut runner, &mut rep)?;
+    in_vm(&o, &mut rep)?;
     footprint(&o, &mut runner, &mut rep)?;
     profile(&o, &mut runner, &mut rep)?;
     rep.sections.insert("paper".into(), paper_section(&rep));

@@ -1,0 +1,126 @@
+# In-VM benchmarks (run by scripts/bench.sh, on both machines): the same driver logic as a
+# static native binary (bench-native) and as wasi-hw guests, against the real kernel drivers
+# and QEMU's devices. Every result is one console line
+#   vmbench machine=M experiment=E variant=V round=R key=value...
+# that bench/src/vm.rs parses out of the console log. Checks (vm_eq/vm_check) make sure every
+# variant read the right data; the script fails if one does not.
+#
+# Experiments (variants interleaved, round r starts with variant r mod n):
+#   cold-start    temp-sensor, whole process (`bench-native time`): raspi2b against QEMU's
+#                 tmp105 on BSC1 (i2c-bcm2835), x86_64 against i2c-stub (i2c-i801 has no
+#                 tmp105 in Debian's QEMU); native, wasi-hw AOT, wasi-hw interpreter
+#   storage-rtt   TEST UNIT READY round trips (31 bytes OUT, 13 IN) on QEMU's usb-storage
+#   storage-read  READ(10) of 64 KiB per command (throughput), native vs wasi-hw AOT
+# Payload: scripts/vm/build-payload.sh (wasi-hw, bench-native, NAME.aot, temp-sensor.wasm);
+# optional bench.conf sets ROUNDS, WARMUP, RTT_READS, READS.
+. /lib/vmtest.sh
+
+ROUNDS=5 WARMUP=1 RTT_READS=200 READS=16
+[ -f bench.conf ] && . ./bench.conf
+case "$(uname -m)" in
+  x86_64) machine=x86_64 ;;
+  armv7*) machine=raspi2b ;;
+  *) echo "bench: unknown machine $(uname -m)"; exit 2 ;;
+esac
+vm_check "bench-native in the payload" [ -x ./bench-native ]
+
+# ---------------------------------------------------------------- the sensor
+if [ "$machine" = raspi2b ]; then
+  b=$(vm_i2c_bus '*i2c@7e804000')
+  vm_qmp '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/tmp105","property":"temperature","value":25500}}' >/dev/null
+else
+  modprobe i2c-stub chip_addr=0x48
+  vm_wait 10 vm_i2c_bus 'SMBus stub driver|*' >/dev/null
+  b=$(vm_i2c_bus 'SMBus stub driver|*')
+  vm_wait 10 [ -c "/dev/i2c-$b" ]
+  # TMP10x register 0 = 0x1980 (25.5 C) MSB first; SMBus words are little endian.
+  i2cset -y "$b" 0x48 0x00 0x8019 w
+fi
+BUS=/dev/i2c-$b
+vm_check "sensor bus $BUS" [ -c "$BUS" ]
+EXPECT="temperature: 25.50 C"
+
+# cmd_of VARIANT: the command line of one cold-start variant.
+cmd_of() {
+  case "$1" in
+    native) echo "./bench-native temp --bus $BUS --addr 0x48" ;;
+    aot) echo "./wasi-hw run --i2c $BUS:0x48 temp-sensor.aot -- --bus $BUS" ;;
+    interp) echo "./wasi-hw run --interp --i2c $BUS:0x48 temp-sensor.wasm -- --bus $BUS" ;;
+  esac
+}
+
+# interleave N: the variant order of round $r for N variants: indices r mod N, r+1 mod N ...
+interleave() {
+  _i=0
+  while [ $_i -lt "$1" ]; do
+    echo $(( (r + _i) % $1 ))
+    _i=$((_i + 1))
+  done
+}
+
+bad=0
+r=0
+while [ $r -lt $((WARMUP + ROUNDS)) ]; do
+  for i in $(interleave 3); do
+    set -- native aot interp
+    shift "$i"
+    v=$1
+    # shellcheck disable=SC2046
+    out=$(./bench-native time -- $(cmd_of "$v") 2>/tmp/bench.err)
+    line=$(echo "$out" | grep '^exec ')
+    if ! echo "$out" | grep -qx "$EXPECT" || ! echo "$line" | grep -q ' exit=0$'; then
+      echo "bench: $v failed: $out $(cat /tmp/bench.err)"
+      bad=$((bad + 1))
+    elif [ $r -ge "$WARMUP" ]; then
+      echo "vmbench machine=$machine experiment=cold-start variant=$v round=$((r - WARMUP)) ${line#exec }"
+    fi
+  done
+  r=$((r + 1))
+done
+vm_eq "cold-start runs that read $EXPECT (all variants)" 0 "$bad"
+
+# ---------------------------------------------------------------- USB mass storage
+if [ "$machine" = raspi2b ]; then wait_s=60; else wait_s=30; fi
+vm_check "usb-storage 46f4:0001 enumerated" vm_wait "$wait_s" vm_usb_dev 46f4 0001
+dev=$(vm_usb_dev 46f4 0001)
+intf=${dev##*/}:1.0
+# Unbound once for the whole run, so that no variant pays for (or races) the kernel
+# re-probing the disk after a detach/re-attach.
+vm_wait 20 [ -e "/sys/bus/usb/drivers/usb-storage/$intf" ] &&
+  echo "$intf" > /sys/bus/usb/drivers/usb-storage/unbind
+vm_check "usb-storage interface $intf unbound from the kernel driver" [ ! -e "/sys/bus/usb/drivers/usb-storage/$intf" ]
+
+usb_cmd() {
+  case "$1" in
+    native) echo "./bench-native $2 --bus usbfs" ;;
+    aot) echo "./wasi-hw run --usb 46f4:0001 usb-bench.aot -- $2" ;;
+  esac
+}
+
+for exp in "storage-rtt --reads $RTT_READS --warmup 10" "storage-read --reads $READS --size 65536"; do
+  name=${exp%% *}
+  bad=0 sums=""
+  r=0
+  while [ $r -lt $((WARMUP + ROUNDS)) ]; do
+    for i in $(interleave 2); do
+      set -- native aot
+      shift "$i"
+      v=$1
+      # shellcheck disable=SC2046
+      line=$($(usb_cmd "$v" "$exp") 2>/tmp/bench.err | grep "^bench=$name ")
+      if [ -z "$line" ]; then
+        echo "bench: $v $exp failed: $(cat /tmp/bench.err)"
+        bad=$((bad + 1))
+      elif [ $r -ge "$WARMUP" ]; then
+        echo "vmbench machine=$machine experiment=$name variant=$v round=$((r - WARMUP)) $line"
+      fi
+      sums="$sums ${line##*checksum=}"
+    done
+    r=$((r + 1))
+  done
+  vm_eq "$name: every run succeeded" 0 "$bad"
+  # Native and wasm read the same blocks, so every run folds to the same checksum.
+  vm_eq "$name: one checksum across variants and rounds" 1 "$(echo "$sums" | tr ' ' '\n' | sed '/^$/d' | sort -u | wc -l)"
+done
+echo "$intf" > /sys/bus/usb/drivers/usb-storage/bind 2>/dev/null
+vm_done
