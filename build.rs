@@ -204,6 +204,7 @@ fn build_aot_compiler() {
     c_sources.extend(files_with_ext(&iwasm.join("common"), "c"));
     c_sources.extend(files_with_ext(&compilation, "c"));
     c_sources.push(PathBuf::from("src/compiler/aotc.c"));
+    c_sources.push(PathBuf::from("src/compiler/aotc_link.c"));
     let mut cpp_sources = files_with_ext(&compilation, "cpp");
     cpp_sources.push(PathBuf::from("src/compiler/aotc_target.cpp"));
 

@@ -22,6 +22,10 @@
 #include "bh_log.h"
 #include "wasm_export.h"
 
+/* aotc_link.c (it needs WAMR's internal compiler headers, which clash with aot_export.h) */
+void
+wasi_hw_aotc_localise_functions(aot_comp_context_t comp_ctx);
+
 /* aotc_target.cpp */
 int
 wasi_hw_aotc_check_cpu(const char *triple, const char *cpu, char *err,
@@ -262,6 +266,7 @@ wasi_hw_aotc_compile(const uint8_t *wasm, uint32_t wasm_len,
         set_error(err, err_len, "", aot_get_last_error());
         goto done;
     }
+    wasi_hw_aotc_localise_functions(comp_ctx);
     if (!(aot = aot_emit_aot_file_buf(comp_ctx, comp_data, &aot_len))) {
         set_error(err, err_len, "", aot_get_last_error());
         goto done;
