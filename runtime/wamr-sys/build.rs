@@ -7,6 +7,8 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
+mod patches;
+
 fn wamr_root() -> PathBuf {
     println!("cargo:rerun-if-env-changed=WAMR_ROOT");
     if let Some(root) = env::var_os("WAMR_ROOT") {
@@ -119,6 +121,24 @@ fn main() {
     sources.extend(c_files(&shared.join("utils")));
     sources.extend(c_files(&iwasm.join("common")));
 
+    // Patched files are compiled from a copy in OUT_DIR, in place of the original (their
+    // quoted includes resolve through the include path below, which has the originals' dirs).
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed=patches.rs");
+    for (file, edits) in patches::PATCHES {
+        let original = iwasm.join(file);
+        let text = std::fs::read_to_string(&original)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", original.display()));
+        let copy = out.join(Path::new(file).file_name().unwrap());
+        std::fs::write(&copy, patches::apply(file, &text, edits))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", copy.display()));
+        let slot = sources
+            .iter_mut()
+            .find(|s| **s == original)
+            .unwrap_or_else(|| panic!("{file} is not a source file"));
+        *slot = copy;
+    }
+
     let includes = [
         iwasm.join("include"),
         iwasm.join("common"),
@@ -216,7 +236,6 @@ fn main() {
     }
     let target = env::var("TARGET").unwrap();
     bindings = bindings.clang_arg(format!("--target={}", target.replace("-unknown", "")));
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     bindings
         .generate()
         .expect("bindgen failed on wasm_export.h")
