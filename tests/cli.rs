@@ -188,6 +188,42 @@ fn load_past_memory_traps_interpreted_and_aot() {
 }
 
 #[test]
+fn runaway_recursion_on_the_main_thread_is_a_trap_whatever_the_stack_limit() {
+    // The CLI runs the guest on the process's main thread, whose native-stack boundary the
+    // runtime derives from RLIMIT_STACK (runtime/wamr-sys/patches.rs): the AOT code's
+    // stack check must fire before the real end of the stack, for small, default and
+    // unlimited limits alike.
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = wat_file(
+        tmp.path(),
+        "deep.wasm",
+        r#"(module
+            (func $f (param i64) (result i64)
+              (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (local.get 0)))
+            (func (export "_start") (drop (call $f (i64.const 0)))))"#,
+    );
+    let aot = tmp.path().join("deep.aot");
+    compile(&wasm, &aot, "x86_64");
+    let bin = env!("CARGO_BIN_EXE_wasi-hw");
+    for limit in ["1024", "8192", "65536", "unlimited"] {
+        let o = Command::new("sh")
+            .args([
+                "-c",
+                &format!("ulimit -s {limit} && exec \"$0\" run \"$1\""),
+            ])
+            .args([bin, aot.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "ulimit -s {limit}: {o:?}");
+        assert!(
+            stderr(&o).contains("native stack overflow"),
+            "ulimit -s {limit}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
 fn traps_carry_their_message() {
     let tmp = tempfile::tempdir().unwrap();
     let wasm = wat_file(

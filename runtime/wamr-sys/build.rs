@@ -126,7 +126,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed=patches.rs");
     for (file, edits) in patches::PATCHES {
-        let original = iwasm.join(file);
+        let original = core.join(file);
         let text = std::fs::read_to_string(&original)
             .unwrap_or_else(|e| panic!("reading {}: {e}", original.display()));
         let copy = out.join(Path::new(file).file_name().unwrap());
