@@ -13,16 +13,12 @@ pub fn register(engine: &Engine) -> Result<()> {
 }
 
 /// Registers only the native libraries `module` (.wasm or .aot bytes) can import: building
-/// the WASI-USB tables costs tens of microseconds of a driver's cold start. Import module
-/// names are stored verbatim in both formats, so a library whose package name does not
-/// occur in the bytes cannot be imported; a false positive (the name in a data segment)
-/// only costs the registration.
+/// the WASI-USB tables costs tens of microseconds of a driver's cold start.
 pub fn register_for(engine: &Engine, module: &[u8]) -> Result<()> {
-    let mentions = |name: &str| memchr::memmem::find(module, name.as_bytes()).is_some();
-    if mentions("wasi:i2c/") || mentions("wasi-hw:host/") {
+    if wasi_hw_i2c::imported_by(module) {
         wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
     }
-    if mentions("wasi:usb/") {
+    if wasi_hw_usb::imported_by(module) {
         wasi_hw_usb::register(engine).context("registering WASI-USB natives")?;
     }
     Ok(())

@@ -8,7 +8,8 @@
 //! `phase=aot|interp hw_bound_check=0|1 init_us=.. register_us=.. read_us=.. load_us=..
 //! instantiate_us=.. run_us=.. total_us=.. exit=CODE`
 //! - `init`: WAMR runtime init (`Engine::new`), once per process;
-//! - `register`: the WASI-I2C and WASI-USB native symbol tables (as the CLI registers both);
+//! - `register`: the native symbol tables the module can import (WASI-I2C, WASI-USB), as
+//!   the CLI does (after the read: the choice depends on the module's bytes);
 //! - `read`, `load`: reading the file, `Module::new` (.aot → AOT, .wasm → interpreter);
 //! - `instantiate`: `Instance::new` (WASI context, linear memory, exec env) and the I2C host
 //!   state for the grants (default `--i2c sim:0x48`; USB state only with `--usb`, as in the CLI);
@@ -63,10 +64,15 @@ fn run(start: Instant) -> Result<i32> {
     let t0 = Instant::now();
     let engine = Engine::new()?;
     let t1 = Instant::now();
-    wasi_hw_i2c::register(&engine)?;
-    wasi_hw_usb::register(&engine)?;
-    let t2 = Instant::now();
     let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    let t2 = Instant::now();
+    // As the CLI: only the tables the module can import.
+    if wasi_hw_i2c::imported_by(&bytes) {
+        wasi_hw_i2c::register(&engine)?;
+    }
+    if wasi_hw_usb::imported_by(&bytes) {
+        wasi_hw_usb::register(&engine)?;
+    }
     let t3 = Instant::now();
     let module = Module::new(&engine, bytes).with_context(|| path.clone())?;
     let t4 = Instant::now();
@@ -87,8 +93,8 @@ fn run(start: Instant) -> Result<i32> {
         "phase={kind} hw_bound_check={} init_us={:.2} register_us={:.2} read_us={:.2} load_us={:.2} instantiate_us={:.2} run_us={:.2} total_us={:.2} exit={code}",
         u8::from(HW_BOUND_CHECK),
         us(t0, t1),
-        us(t1, t2),
         us(t2, t3),
+        us(t1, t2),
         us(t3, t4),
         us(t4, t5),
         us(t5, t6),

@@ -610,6 +610,17 @@ pub fn host_modules() -> Vec<HostModule> {
     vec![i2c, delay, buses]
 }
 
+/// Whether a module (`.wasm` or `.aot` bytes) can import these natives, so that a caller
+/// registers them only when needed (building the tables is part of every cold start).
+/// Import module names are stored verbatim in both formats; only the part of the module
+/// that holds them is searched ([`wasi_hw_runtime::import_region`]).
+pub fn imported_by(module: &[u8]) -> bool {
+    let imports = wasi_hw_runtime::import_region(module);
+    ["wasi:i2c/", "wasi-hw:host/"]
+        .iter()
+        .any(|p| memchr::memmem::find(imports, p.as_bytes()).is_some())
+}
+
 /// Registers the natives with the engine (idempotent).
 pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
     for m in host_modules() {
@@ -622,6 +633,14 @@ pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
 mod tests {
     use super::*;
     use crate::sim::SimBus;
+
+    #[test]
+    fn imports_are_recognised_by_package_name() {
+        // (Not a parsable module: the whole input is searched.)
+        assert!(imported_by(b"\0asm..wasi:i2c/i2c@0.2.0-draft.."));
+        assert!(imported_by(b"..wasi-hw:host/buses@0.1.0"));
+        assert!(!imported_by(b"\0asm..wasi:usb/device@0.2.1..wasi:i2c"));
+    }
 
     fn host_with_sim(grants: &[&str]) -> (I2cHost, SimBus) {
         let sim = SimBus::with_default_devices();

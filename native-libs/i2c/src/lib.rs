@@ -29,8 +29,8 @@ pub mod sim;
 
 pub use bus::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
 pub use host::{
-    host_modules, register, I2cConfig, I2cHost, I2cSetupError, Limits, BUSES_MODULE, DELAY_MODULE,
-    I2C_MODULE,
+    host_modules, imported_by, register, I2cConfig, I2cHost, I2cSetupError, Limits, BUSES_MODULE,
+    DELAY_MODULE, I2C_MODULE,
 };
 pub use linux::LinuxI2c;
 pub use sim::SimBus;

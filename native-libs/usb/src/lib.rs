@@ -109,6 +109,12 @@ impl UsbConfig {
     }
 }
 
+/// Whether a module (`.wasm` or `.aot` bytes) can import the wasi:usb natives (see
+/// `wasi_hw_i2c::imported_by`: import names are stored verbatim in both formats).
+pub fn imported_by(module: &[u8]) -> bool {
+    memchr::memmem::find(wasi_hw_runtime::import_region(module), b"wasi:usb/").is_some()
+}
+
 /// Registers the wasi:usb natives with WAMR (process-global; idempotent). Call before
 /// loading modules that import them.
 pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {

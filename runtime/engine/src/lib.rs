@@ -17,7 +17,9 @@ pub use engine::Engine;
 pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, ValType};
 pub use instance::{Instance, InstanceConfig, Val, WasiConfig};
-pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION};
+pub use module::{
+    import_region, AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION,
+};
 
 /// Whether linear memory is protected by guard pages in this build (see wasi-hw-wamr-sys).
 pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;

@@ -109,6 +109,86 @@ impl AotInfo {
     }
 }
 
+/// The part of a module's bytes that names its imports: the import section of a `.wasm`,
+/// the init-data section of a WAMR `.aot` (where the AOT format keeps the import names).
+/// For scanning for an import's module name before loading (native libraries must be
+/// registered before the load that resolves them) without reading the whole file. The
+/// whole input when the layout is not recognised, so that a scan errs towards finding a
+/// name; a `.wasm` without an import section gives an empty slice.
+pub fn import_region(bytes: &[u8]) -> &[u8] {
+    let section = match ModuleKind::detect(bytes) {
+        Some(ModuleKind::Wasm) => wasm_section(bytes, 2),
+        Some(ModuleKind::Aot) => aot_section(bytes, 1),
+        None => None,
+    };
+    match section {
+        Some(Ok(s)) => s,
+        Some(Err(())) | None => bytes,
+    }
+}
+
+/// Walks the sections of a `.wasm`: `Some(Ok(content))` of the first section `id`,
+/// `Some(Ok(&[]))` if there is none, `Some(Err(()))` if the layout is broken.
+fn wasm_section(bytes: &[u8], id: u8) -> Option<Result<&[u8], ()>> {
+    let mut at = 8;
+    while at < bytes.len() {
+        let sid = bytes[at];
+        let (size, n) = leb128_u32(bytes.get(at + 1..)?)?;
+        let start = at + 1 + n;
+        let end = start
+            .checked_add(size as usize)
+            .filter(|e| *e <= bytes.len());
+        let Some(end) = end else {
+            return Some(Err(()));
+        };
+        if sid == id {
+            return Some(Ok(&bytes[start..end]));
+        }
+        at = end;
+    }
+    Some(Ok(&[]))
+}
+
+/// An unsigned LEB128 u32 and its length in bytes.
+fn leb128_u32(b: &[u8]) -> Option<(u32, usize)> {
+    let mut v: u32 = 0;
+    for (i, byte) in b.iter().take(5).enumerate() {
+        v |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// The content of section `ty` of a WAMR `.aot` (sections: u32 type, u32 size, content,
+/// each starting 4-byte aligned), as [`wasm_section`].
+fn aot_section(bytes: &[u8], ty: u32) -> Option<Result<&[u8], ()>> {
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let mut at = 8;
+    while at < bytes.len() {
+        let (Some(t), Some(size)) = (word(at), word(at + 4)) else {
+            return Some(Err(()));
+        };
+        let start = at + 8;
+        let Some(end) = start
+            .checked_add(size as usize)
+            .filter(|e| *e <= bytes.len())
+        else {
+            return Some(Err(()));
+        };
+        if t == ty {
+            return Some(Ok(&bytes[start..end]));
+        }
+        at = end.next_multiple_of(4);
+    }
+    Some(Ok(&[]))
+}
+
 pub(crate) struct ModuleInner {
     pub(crate) raw: sys::wasm_module_t,
     // WAMR may point into (and modify) the buffer until unload: keep it here, never moved.
@@ -259,6 +339,41 @@ mod tests {
         );
         assert_eq!(ModuleKind::detect(b"\x7fELF"), None);
         assert_eq!(ModuleKind::detect(b"\0a"), None);
+    }
+
+    #[test]
+    fn import_region_of_wasm_is_the_import_section() {
+        let wasm = wat::parse_str(
+            r#"(module (import "wasi:i2c/i2c@0.2.0-draft" "f" (func))
+                (func (export "g")) (data (i32.const 0) "wasi:usb/device") (memory 1))"#,
+        )
+        .unwrap();
+        let r = import_region(&wasm);
+        let has = |n: &str| r.windows(n.len()).any(|w| w == n.as_bytes());
+        assert!(has("wasi:i2c/") && !has("wasi:usb/"), "{r:?}");
+        let none = wat::parse_str(r#"(module (func (export "g")))"#).unwrap();
+        assert!(import_region(&none).is_empty());
+        // Broken layouts give everything back.
+        let mut cut = wasm.clone();
+        cut.truncate(12);
+        assert_eq!(import_region(&cut), &cut[..]);
+        assert_eq!(import_region(b"junk"), b"junk");
+    }
+
+    #[test]
+    fn import_region_of_aot_is_the_init_data_section() {
+        let mut aot = b"\0aot\x06\0\0\0".to_vec();
+        // Target info (type 0, 6 bytes, padded to 4), then init data (type 1).
+        aot.extend_from_slice(&[0, 0, 0, 0, 6, 0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]);
+        aot.extend_from_slice(&[1, 0, 0, 0, 9, 0, 0, 0]);
+        aot.extend_from_slice(b"wasi:usb/");
+        assert_eq!(import_region(&aot), b"wasi:usb/");
+        aot.truncate(aot.len() - 1);
+        assert_eq!(
+            import_region(&aot).len(),
+            aot.len(),
+            "truncated: everything"
+        );
     }
 
     #[test]
