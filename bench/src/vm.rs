@@ -65,7 +65,16 @@ pub struct VmSeries {
     pub per_op_us: Option<Summary>,
 }
 
-/// One series per (machine, experiment, variant), in order of first appearance.
+/// Where a variant's row goes within its experiment: the baseline first.
+fn variant_rank(v: &str) -> usize {
+    ["native", "aot", "interp"]
+        .iter()
+        .position(|k| *k == v)
+        .unwrap_or(usize::MAX)
+}
+
+/// One series per (machine, experiment, variant): machines and experiments in order of
+/// first appearance, variants native, AOT, interpreter, then any other.
 pub fn summarise(samples: &[VmSample]) -> Vec<VmSeries> {
     let mut keys: Vec<(&str, &str, &str)> = Vec::new();
     for s in samples {
@@ -78,6 +87,17 @@ pub fn summarise(samples: &[VmSample]) -> Vec<VmSeries> {
             keys.push(k);
         }
     }
+    let first = |f: &dyn Fn(&(&str, &str, &str)) -> bool| keys.iter().position(f);
+    let mut order: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let m = first(&|o| o.0 == k.0);
+            let e = first(&|o| o.0 == k.0 && o.1 == k.1);
+            (m, e, variant_rank(k.2), *k)
+        })
+        .collect();
+    order.sort();
+    let keys: Vec<_> = order.into_iter().map(|o| o.3).collect();
     keys.into_iter()
         .filter_map(|(m, e, v)| {
             let of = |f: &dyn Fn(&VmSample) -> Option<f64>| {
@@ -112,8 +132,8 @@ mod tests {
 
     const LOG: &str = "\
 [  12.01] VMTEST-CHECK ok   bench-native in the payload
-[  12.50] vmbench machine=raspi2b experiment=cold-start variant=native round=0 wall_us=4000.0 max_rss_kib=1300 exit=0
-[  12.90] vmbench machine=raspi2b experiment=cold-start variant=aot round=0 wall_us=20000.0 max_rss_kib=2700 exit=0
+[  12.50] vmbench machine=raspi2b experiment=cold-start variant=aot round=0 wall_us=20000.0 max_rss_kib=2700 exit=0
+[  12.90] vmbench machine=raspi2b experiment=cold-start variant=native round=0 wall_us=4000.0 max_rss_kib=1300 exit=0
 [  13.30] vmbench machine=raspi2b experiment=cold-start variant=native round=1 wall_us=6000.0 max_rss_kib=1500 exit=0
 [  13.40] vmbench machine=raspi2b experiment=cold-start round=2 wall_us=1
 [  14.00] vmbench machine=raspi2b experiment=storage-rtt variant=aot round=0 bench=storage-rtt ops=100 bytes=4400 elapsed_ns=8000000 checksum=1
@@ -126,14 +146,14 @@ mod tests {
         assert_eq!(s.len(), 5, "the line without a variant is skipped");
         assert_eq!(
             (
-                s[1].machine.as_str(),
-                s[1].experiment.as_str(),
-                s[1].variant.as_str(),
-                s[1].round
+                s[0].machine.as_str(),
+                s[0].experiment.as_str(),
+                s[0].variant.as_str(),
+                s[0].round
             ),
             ("raspi2b", "cold-start", "aot", 0)
         );
-        assert_eq!(s[1].value(), Some(20.0));
+        assert_eq!(s[0].value(), Some(20.0));
         assert_eq!(s[3].value(), Some(80.0), "µs per TEST UNIT READY");
         assert_eq!(s[4].value(), Some(2.0), "1 MiB in 0.5 s");
     }
