@@ -284,6 +284,35 @@ impl Handle {
         Ok(self.raw.attach_kernel_driver(interface)?)
     }
 
+    /// Runs `f` with `interface` claimed, taking it from the kernel for the duration: a
+    /// bound kernel driver is detached first and re-attached afterwards (so the device
+    /// goes back to the system as it was), the interface is released after `f` whatever
+    /// it returned. Errors are messages for the driver's user.
+    pub fn with_interface<T>(
+        &self,
+        interface: u8,
+        f: impl FnOnce(&Handle) -> core::result::Result<T, String>,
+    ) -> core::result::Result<T, String> {
+        // Not every platform can tell; claiming then says if the interface is taken.
+        let detached = matches!(self.kernel_driver_active(interface), Ok(true));
+        if detached {
+            self.detach_kernel_driver(interface)
+                .map_err(|e| format!("detach kernel driver: {e}"))?;
+        }
+        let result = match self.claim_interface(interface) {
+            Ok(()) => {
+                let r = f(self);
+                let _ = self.release_interface(interface);
+                r
+            }
+            Err(e) => Err(format!("claim interface {interface}: {e}")),
+        };
+        if detached {
+            let _ = self.attach_kernel_driver(interface);
+        }
+        result
+    }
+
     /// Creates and submits a transfer (`new-transfer` + `submit-transfer`). `len` is
     /// the IN length or must equal `data.len()` for OUT; `setup` is used by control
     /// transfers, `endpoint` by the others. `timeout_ms` 0 waits forever.

@@ -31,18 +31,9 @@ fn run(count: u32, timeout_ms: u32, filter: (Option<u16>, Option<u16>)) -> Resul
         dev.product_id()
     );
     let handle = dev.open().map_err(|e| format!("open: {e}"))?;
-    let detached = matches!(handle.kernel_driver_active(n), Ok(true));
-    if detached {
-        handle
-            .detach_kernel_driver(n)
-            .map_err(|e| format!("detach kernel driver: {e}"))?;
-    }
-    handle
-        .claim_interface(n)
-        .map_err(|e| format!("claim interface {n}: {e}"))?;
-    let result = (|| {
-        hid::ensure_boot_protocol(&handle, n).map_err(|e| format!("SET_PROTOCOL: {e}"))?;
-        hid::set_idle_infinite(&handle, n).map_err(|e| format!("SET_IDLE: {e}"))?;
+    handle.with_interface(n, |handle| {
+        hid::ensure_boot_protocol(handle, n).map_err(|e| format!("SET_PROTOCOL: {e}"))?;
+        hid::set_idle_infinite(handle, n).map_err(|e| format!("SET_IDLE: {e}"))?;
         for i in 0..count {
             let report = handle
                 .interrupt_in(ep, u32::from(mps.max(1)), timeout_ms)
@@ -50,12 +41,7 @@ fn run(count: u32, timeout_ms: u32, filter: (Option<u16>, Option<u16>)) -> Resul
             println!("{}", cli::hex_string(&report));
         }
         Ok(())
-    })();
-    let _ = handle.release_interface(n);
-    if detached {
-        let _ = handle.attach_kernel_driver(n);
-    }
-    result
+    })
 }
 
 fn main() {

@@ -28,13 +28,13 @@ const PRODUCT: u16 = 0x0001;
 const TIMEOUT_MS: u32 = 5000;
 
 /// A claimed interface's bulk OUT / IN endpoint pair.
-struct Pipe {
-    handle: Handle,
+struct Pipe<'h> {
+    handle: &'h Handle,
     ep_out: u8,
     ep_in: u8,
 }
 
-impl BulkPipe for Pipe {
+impl BulkPipe for Pipe<'_> {
     type Error = usb::Error;
     fn bulk_out(&mut self, data: &[u8]) -> Result<(), usb::Error> {
         self.handle.bulk_out(self.ep_out, data, TIMEOUT_MS)
@@ -44,7 +44,7 @@ impl BulkPipe for Pipe {
     }
 }
 
-fn open_loopback() -> Result<Pipe, String> {
+fn open_loopback() -> Result<Handle, String> {
     let fail = |e: usb::Error| format!("opening {VENDOR:04x}:{PRODUCT:04x}: {e}");
     usb::init().map_err(fail)?;
     let dev = usb::devices()
@@ -54,15 +54,11 @@ fn open_loopback() -> Result<Pipe, String> {
         .ok_or_else(|| fail(usb::Error(usb::LibusbError::NoDevice)))?;
     let handle = dev.open().map_err(fail)?;
     handle.claim_interface(0).map_err(fail)?;
-    Ok(Pipe {
-        handle,
-        ep_out: 0x01,
-        ep_in: 0x81,
-    })
+    Ok(handle)
 }
 
-/// Runs `bench` on the first granted mass-storage interface, with its kernel driver
-/// detached for the run and re-attached afterwards.
+/// Runs `bench` on the first granted mass-storage interface (kernel driver detached for
+/// the run, see `Handle::with_interface`).
 fn with_storage(
     bench: impl FnOnce(&mut Pipe) -> Result<LoopResult, LoopbackError<usb::Error>>,
 ) -> Result<LoopResult, String> {
@@ -74,40 +70,32 @@ fn with_storage(
             .ok_or("mass-storage interface without a bulk endpoint pair")
     };
     let (ep_in, ep_out) = (ep(true)?, ep(false)?);
-    let n = intf.interface_number;
     let handle = dev.open().map_err(|e| format!("open: {e}"))?;
-    let detached = handle.kernel_driver_active(n).unwrap_or(false);
-    if detached {
-        handle
-            .detach_kernel_driver(n)
-            .map_err(|e| format!("detach kernel driver: {e}"))?;
-    }
-    let mut pipe = Pipe {
-        handle,
-        ep_out,
-        ep_in,
-    };
-    let result = match pipe.handle.claim_interface(n) {
-        Ok(()) => bench(&mut pipe).map_err(|e| format!("{e:?}")),
-        Err(e) => Err(format!("claim interface {n}: {e}")),
-    };
-    let _ = pipe.handle.release_interface(n);
-    if detached {
-        let _ = pipe.handle.attach_kernel_driver(n);
-    }
-    result
+    handle.with_interface(intf.interface_number, |handle| {
+        bench(&mut Pipe {
+            handle,
+            ep_out,
+            ep_in,
+        })
+        .map_err(|e| format!("{e:?}"))
+    })
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let opts = parse_options(args).unwrap_or_else(|e| cli::fail(PROG, e));
-    let loopback = || open_loopback().unwrap_or_else(|e| cli::fail(PROG, e));
     let fmt = |e: LoopbackError<usb::Error>| format!("{e:?}");
+    let loopback = || open_loopback().unwrap_or_else(|e| cli::fail(PROG, e));
+    let pipe = |handle| Pipe {
+        handle,
+        ep_out: 0x01,
+        ep_in: 0x81,
+    };
     let r = match mode.as_str() {
-        "usb-rtt" => timed_round_trips(&mut loopback(), opts.size, opts.reads, opts.warmup)
+        "usb-rtt" => timed_round_trips(&mut pipe(&loopback()), opts.size, opts.reads, opts.warmup)
             .map_err(fmt),
-        "usb-stream" => timed_stream(&mut loopback(), opts.size, opts.reads).map_err(fmt),
+        "usb-stream" => timed_stream(&mut pipe(&loopback()), opts.size, opts.reads).map_err(fmt),
         "storage-rtt" => with_storage(|p| timed_storage_rtt(p, opts.reads, opts.warmup)),
         "storage-read" => with_storage(|p| timed_storage_read(p, opts.size, opts.reads)),
         _ => cli::fail(

@@ -33,28 +33,8 @@ const USAGE: &str = "usage: usb-storage [-d VID:PID] [BLOCK]";
 fn run(block: u64, filter: (Option<u16>, Option<u16>)) -> Result<(), String> {
     let (dev, intf) = usb::find_device_with_interface(filter, storage::is_bulk_only)?
         .ok_or("no Bulk-Only mass-storage device granted")?;
-    let n = intf.interface_number;
     let handle = dev.open().map_err(|e| format!("open: {e}"))?;
-    let detached = match handle.kernel_driver_active(n) {
-        Ok(true) => {
-            handle
-                .detach_kernel_driver(n)
-                .map_err(|e| format!("detach kernel driver: {e}"))?;
-            true
-        }
-        Ok(false) => false,
-        // Not every platform can tell; claiming will say if the interface is taken.
-        Err(_) => false,
-    };
-    handle
-        .claim_interface(n)
-        .map_err(|e| format!("claim interface {n}: {e}"))?;
-    let result = read(&handle, &intf, &dev, block);
-    let _ = handle.release_interface(n);
-    if detached {
-        let _ = handle.attach_kernel_driver(n);
-    }
-    result
+    handle.with_interface(intf.interface_number, |h| read(h, &intf, &dev, block))
 }
 
 fn read(
