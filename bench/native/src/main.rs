@@ -88,8 +88,8 @@ fn bulk(
     h.wait(id)
 }
 
-/// A Bulk-Only mass-storage interface of a real device, through the same backend
-/// (`NusbBackend`) the WASI-USB host functions use.
+/// The first Bulk-Only mass-storage interface of a backend's devices (simulated, or usbfs
+/// through `NusbBackend`), reached the way the WASI-USB host functions reach it.
 struct Storage {
     handle: Box<dyn UsbDeviceHandle>,
     interface: u8,
