@@ -87,17 +87,15 @@ pub fn summarise(samples: &[VmSample]) -> Vec<VmSeries> {
             keys.push(k);
         }
     }
-    let first = |f: &dyn Fn(&(&str, &str, &str)) -> bool| keys.iter().position(f);
-    let mut order: Vec<_> = keys
-        .iter()
-        .map(|k| {
-            let m = first(&|o| o.0 == k.0);
-            let e = first(&|o| o.0 == k.0 && o.1 == k.1);
-            (m, e, variant_rank(k.2), *k)
-        })
-        .collect();
-    order.sort();
-    let keys: Vec<_> = order.into_iter().map(|o| o.3).collect();
+    let appearance = keys.clone();
+    let first = |f: &dyn Fn(&(&str, &str, &str)) -> bool| appearance.iter().position(f);
+    keys.sort_by_key(|k| {
+        (
+            first(&|o| o.0 == k.0),
+            first(&|o| o.0 == k.0 && o.1 == k.1),
+            variant_rank(k.2),
+        )
+    });
     keys.into_iter()
         .filter_map(|(m, e, v)| {
             let of = |f: &dyn Fn(&VmSample) -> Option<f64>| {

@@ -58,25 +58,49 @@ interleave() {
   done
 }
 
-bad=0
-r=0
-while [ $r -lt $((WARMUP + ROUNDS)) ]; do
-  for i in $(interleave 3); do
-    set -- native aot interp
-    shift "$i"
-    v=$1
-    # shellcheck disable=SC2046
-    out=$(./bench-native time -- $(cmd_of "$v") 2>/tmp/bench.err)
-    line=$(echo "$out" | grep '^exec ')
-    if ! echo "$out" | grep -qx "$EXPECT" || ! echo "$line" | grep -q ' exit=0$'; then
-      echo "bench: $v failed: $out $(cat /tmp/bench.err)"
-      bad=$((bad + 1))
-    elif [ $r -ge "$WARMUP" ]; then
-      echo "vmbench machine=$machine experiment=cold-start variant=$v round=$((r - WARMUP)) ${line#exec }"
-    fi
+# interleaved EXPERIMENT RUN VARIANT...: WARMUP + ROUNDS rounds of every variant, in the
+# order `interleave` gives. `RUN VARIANT` prints the run's key=value result or fails (and
+# says why on stderr). Prints one vmbench line per measured run; afterwards $bad is the
+# number of failed runs and /tmp/bench.lines holds every result (warm-up included).
+interleaved() {
+  _exp=$1 _run=$2
+  shift 2
+  _variants=$* _n=$#
+  bad=0
+  : > /tmp/bench.lines
+  r=0
+  while [ $r -lt $((WARMUP + ROUNDS)) ]; do
+    for _k in $(interleave "$_n"); do
+      # shellcheck disable=SC2086
+      set -- $_variants
+      shift "$_k"
+      if _line=$("$_run" "$1"); then
+        echo "$_line" >> /tmp/bench.lines
+        if [ $r -ge "$WARMUP" ]; then
+          echo "vmbench machine=$machine experiment=$_exp variant=$1 round=$((r - WARMUP)) $_line"
+        fi
+      else
+        bad=$((bad + 1))
+      fi
+    done
+    r=$((r + 1))
   done
-  r=$((r + 1))
-done
+}
+
+# cold_run VARIANT: one timed process that must print $EXPECT and exit 0.
+cold_run() {
+  # shellcheck disable=SC2046
+  _out=$(./bench-native time -- $(cmd_of "$1") 2>/tmp/bench.err)
+  _exec=$(echo "$_out" | grep '^exec ')
+  if echo "$_out" | grep -qx "$EXPECT" && echo "$_exec" | grep -q ' exit=0$'; then
+    echo "${_exec#exec }"
+  else
+    echo "bench: $1 failed: $_out $(cat /tmp/bench.err)" >&2
+    return 1
+  fi
+}
+
+interleaved cold-start cold_run native aot interp
 vm_eq "cold-start runs that read $EXPECT (all variants)" 0 "$bad"
 
 # ---------------------------------------------------------------- USB mass storage
@@ -97,30 +121,23 @@ usb_cmd() {
   esac
 }
 
+# usb_run VARIANT: one run of $exp, printing the driver's result line.
+usb_run() {
+  # shellcheck disable=SC2046
+  _line=$($(usb_cmd "$1" "$exp") 2>/tmp/bench.err | grep "^bench=$name ")
+  if [ -z "$_line" ]; then
+    echo "bench: $1 $exp failed: $(cat /tmp/bench.err)" >&2
+    return 1
+  fi
+  echo "$_line"
+}
+
 for exp in "storage-rtt --reads $RTT_READS --warmup 10" "storage-read --reads $READS --size 65536"; do
   name=${exp%% *}
-  bad=0 sums=""
-  r=0
-  while [ $r -lt $((WARMUP + ROUNDS)) ]; do
-    for i in $(interleave 2); do
-      set -- native aot
-      shift "$i"
-      v=$1
-      # shellcheck disable=SC2046
-      line=$($(usb_cmd "$v" "$exp") 2>/tmp/bench.err | grep "^bench=$name ")
-      if [ -z "$line" ]; then
-        echo "bench: $v $exp failed: $(cat /tmp/bench.err)"
-        bad=$((bad + 1))
-      elif [ $r -ge "$WARMUP" ]; then
-        echo "vmbench machine=$machine experiment=$name variant=$v round=$((r - WARMUP)) $line"
-      fi
-      sums="$sums ${line##*checksum=}"
-    done
-    r=$((r + 1))
-  done
+  interleaved "$name" usb_run native aot
   vm_eq "$name: every run succeeded" 0 "$bad"
   # Native and wasm read the same blocks, so every run folds to the same checksum.
-  vm_eq "$name: one checksum across variants and rounds" 1 "$(echo "$sums" | tr ' ' '\n' | sed '/^$/d' | sort -u | wc -l)"
+  vm_eq "$name: one checksum across variants and rounds" 1 "$(sed 's/.*checksum=//' /tmp/bench.lines | sort -u | wc -l)"
 done
 echo "$intf" > /sys/bus/usb/drivers/usb-storage/bind 2>/dev/null
 vm_done
