@@ -10,6 +10,8 @@
 //!   itself (a wasm guest reads the clock through WASI).
 //! - [`BulkPipe`] / [`timed_round_trips`] / [`timed_stream`]: the USB bulk loopback
 //!   benchmarks, over any backend that can do a bulk OUT and a bulk IN.
+//! - [`timed_storage_rtt`] / [`timed_storage_read`]: USB mass-storage latency and
+//!   throughput over a `wasi_hw_bulk_only` session (the VM benchmarks).
 //!
 //! Results are printed as one line of `key=value` words (see [`LoopResult::line`]) that
 //! the harness parses.
@@ -18,6 +20,7 @@ use std::time::Instant;
 
 use embedded_hal::i2c::I2c;
 use tmp1x2::{SlaveAddr, Tmp1x2};
+use wasi_hw_bulk_only::{BulkOnly, Transport, CBW_LEN, CSW_LEN, MAX_TRANSFER, READY_TRIES};
 
 /// Address of the simulated TMP102 (and of QEMU's tmp105 in the VM tests).
 pub const SENSOR_ADDR: u8 = 0x48;
@@ -112,10 +115,6 @@ pub enum LoopbackError<E> {
     Mismatch {
         round: u64,
     },
-    /// A mass-storage command failed or its status wrapper was malformed.
-    Status {
-        round: u64,
-    },
 }
 
 fn pattern(round: u64, size: usize) -> Vec<u8> {
@@ -197,80 +196,34 @@ pub fn timed_stream<P: BulkPipe>(
     })
 }
 
-// USB mass storage (Bulk-Only Transport): the VM benchmarks run on QEMU's usb-storage,
-// which has no loopback. One command is a 31-byte command block wrapper (CBW) OUT, an
-// optional data phase and a 13-byte command status wrapper (CSW) IN.
+// USB mass storage: the VM benchmarks run on QEMU's usb-storage, which has no loopback.
+// The protocol (CBW OUT, data phase, CSW IN, with the recovery a real driver does) is the
+// `wasi-hw-bulk-only` crate, the same code the guest SDK's storage driver runs.
 
-const CBW_LEN: usize = 31;
-const CSW_LEN: usize = 13;
+/// Why a storage benchmark stopped.
+pub type StorageError<E> = wasi_hw_bulk_only::Error<E>;
 
-/// The CBW of SCSI command `cdb` (tag `tag`, `data_in` bytes expected from the device).
-fn cbw(tag: u32, data_in: u32, cdb: &[u8]) -> [u8; CBW_LEN] {
-    let mut w = [0u8; CBW_LEN];
-    w[0..4].copy_from_slice(b"USBC");
-    w[4..8].copy_from_slice(&tag.to_le_bytes());
-    w[8..12].copy_from_slice(&data_in.to_le_bytes());
-    w[12] = if data_in > 0 { 0x80 } else { 0 };
-    w[14] = cdb.len() as u8;
-    w[15..15 + cdb.len()].copy_from_slice(cdb);
-    w
-}
-
-/// One BOT command: CBW, `data_in` bytes read, CSW checked (signature, tag, residue 0,
-/// status passed). `None` if the status says the command failed.
-fn storage_command<P: BulkPipe>(
-    pipe: &mut P,
-    tag: u32,
-    cdb: &[u8],
-    data_in: usize,
-) -> Result<Option<Vec<u8>>, P::Error> {
-    pipe.bulk_out(&cbw(tag, data_in as u32, cdb))?;
-    let data = if data_in > 0 {
-        pipe.bulk_in(data_in)?
-    } else {
-        Vec::new()
-    };
-    let csw = pipe.bulk_in(CSW_LEN)?;
-    let ok = csw.len() == CSW_LEN
-        && &csw[0..4] == b"USBS"
-        && csw[4..8] == tag.to_le_bytes()
-        && csw[8..12] == [0; 4]
-        && csw[12] == 0
-        && data.len() == data_in;
-    Ok(ok.then_some(data))
-}
-
-/// `(blocks, block length)` from READ CAPACITY(10).
-fn storage_capacity<P: BulkPipe>(pipe: &mut P) -> Result<(u64, u32), LoopbackError<P::Error>> {
-    let cdb = [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let d = storage_command(pipe, 1, &cdb, 8)
-        .map_err(LoopbackError::Transfer)?
-        .ok_or(LoopbackError::Status { round: 0 })?;
-    let last = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
-    let len = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-    Ok((u64::from(last) + 1, len))
+/// What the timed storage loops do first, untimed: wait for the medium as a driver does
+/// after claiming a device. A device that was reset, or that no driver has talked to since
+/// it was plugged in, answers its first command with CHECK CONDITION / UNIT ATTENTION.
+fn storage_ready<T: Transport>(bot: &mut BulkOnly<T>) -> Result<(), StorageError<T::Error>> {
+    bot.wait_ready(READY_TRIES)
 }
 
 /// Latency: `rounds` timed TEST UNIT READY commands (a 31-byte OUT and a 13-byte IN, the
 /// smallest exchange a mass-storage device answers) after `warmup` untimed ones.
-pub fn timed_storage_rtt<P: BulkPipe>(
-    pipe: &mut P,
+pub fn timed_storage_rtt<T: Transport>(
+    bot: &mut BulkOnly<T>,
     rounds: u64,
     warmup: u64,
-) -> Result<LoopResult, LoopbackError<P::Error>> {
-    let tur = [0u8; 6];
-    let mut run = |round: u64| -> Result<(), LoopbackError<P::Error>> {
-        storage_command(pipe, round as u32, &tur, 0)
-            .map_err(LoopbackError::Transfer)?
-            .ok_or(LoopbackError::Status { round })
-            .map(drop)
-    };
-    for r in 0..warmup {
-        run(r)?;
+) -> Result<LoopResult, StorageError<T::Error>> {
+    storage_ready(bot)?;
+    for _ in 0..warmup {
+        bot.test_unit_ready()?;
     }
     let start = Instant::now();
-    for r in 0..rounds {
-        run(warmup + r)?;
+    for _ in 0..rounds {
+        bot.test_unit_ready()?;
     }
     Ok(LoopResult {
         name: "storage-rtt",
@@ -282,38 +235,36 @@ pub fn timed_storage_rtt<P: BulkPipe>(
 }
 
 /// Throughput: `chunks` timed READ(10) commands of `chunk` bytes (rounded down to whole
-/// blocks, at least one) walking through the medium and wrapping at its end, after one
-/// untimed read. The checksum folds the first 16 bytes of every chunk (enough to tell
-/// blocks apart, cheap enough not to blur the transfer time) and the whole last chunk.
-pub fn timed_storage_read<P: BulkPipe>(
-    pipe: &mut P,
+/// blocks, at least one, at most one transfer's worth) walking through the medium and
+/// wrapping at its end, after one untimed read. The checksum folds the first 16 bytes of
+/// every chunk (enough to tell blocks apart, cheap enough not to blur the transfer time)
+/// and the whole last chunk.
+pub fn timed_storage_read<T: Transport>(
+    bot: &mut BulkOnly<T>,
     chunk: usize,
     chunks: u64,
-) -> Result<LoopResult, LoopbackError<P::Error>> {
-    let (blocks, block_len) = storage_capacity(pipe)?;
-    if block_len == 0 || blocks == 0 {
-        return Err(LoopbackError::Status { round: 0 });
+) -> Result<LoopResult, StorageError<T::Error>> {
+    storage_ready(bot)?;
+    let (blocks, block_len) = bot.read_capacity()?;
+    if block_len == 0 || blocks == 0 || block_len > MAX_TRANSFER {
+        return Err(StorageError::BadStatus(format!(
+            "unusable capacity: {blocks} blocks of {block_len} bytes"
+        )));
     }
-    let per = (chunk as u64 / u64::from(block_len)).clamp(1, blocks.min(0xffff));
+    let per_transfer = u64::from(MAX_TRANSFER / block_len);
+    let per = (chunk as u64 / u64::from(block_len)).clamp(1, blocks.min(per_transfer));
     let len = (per * u64::from(block_len)) as usize;
-    let mut read = |round: u64, lba: u64| -> Result<Vec<u8>, LoopbackError<P::Error>> {
-        let l = (lba as u32).to_be_bytes();
-        let n = (per as u16).to_be_bytes();
-        let cdb = [0x28, 0, l[0], l[1], l[2], l[3], 0, n[0], n[1], 0];
-        storage_command(pipe, round as u32, &cdb, len)
-            .map_err(LoopbackError::Transfer)?
-            .ok_or(LoopbackError::Status { round })
-    };
-    read(0, 0)?;
+    let mut read = |lba: u64| bot.read10(lba as u32, per as u16, block_len);
+    read(0)?;
     let mut checksum = FNV_OFFSET;
     let mut lba = 0;
     let mut last = Vec::new();
     let start = Instant::now();
-    for round in 0..chunks {
+    for _ in 0..chunks {
         if lba + per > blocks {
             lba = 0;
         }
-        let data = read(round + 1, lba)?;
+        let data = read(lba)?;
         checksum = fold(checksum, &data[..data.len().min(16)]);
         lba += per;
         last = data;
@@ -518,26 +469,57 @@ mod tests {
         );
     }
 
-    /// A Bulk-Only disk of `blocks` 512-byte blocks whose byte `i` of block `n` is `n + i`.
+    /// A Bulk-Only disk of `blocks` 512-byte blocks whose byte `i` of block `n` is `n + i`,
+    /// with the unit attention of a freshly reset device pending: its first command (other
+    /// than REQUEST SENSE) fails with CHECK CONDITION and a data-in phase stalls.
     struct FakeDisk {
         blocks: u32,
-        replies: std::collections::VecDeque<Vec<u8>>,
+        replies: std::collections::VecDeque<Result<Vec<u8>, &'static str>>,
+        unit_attention: bool,
+        sense: [u8; 3],
         fail_read: bool,
     }
 
-    impl BulkPipe for FakeDisk {
-        type Error = ();
-        fn bulk_out(&mut self, w: &[u8]) -> Result<(), ()> {
+    impl FakeDisk {
+        fn new(blocks: u32) -> Self {
+            FakeDisk {
+                blocks,
+                replies: Default::default(),
+                unit_attention: true,
+                sense: [0; 3],
+                fail_read: false,
+            }
+        }
+    }
+
+    impl Transport for FakeDisk {
+        type Error = &'static str;
+        fn bulk_out(&mut self, w: &[u8]) -> Result<(), Self::Error> {
             assert_eq!((w.len(), &w[0..4]), (31, &b"USBC"[..]));
             let tag = &w[4..8];
             let cdb = &w[15..15 + usize::from(w[14])];
+            let data_in = w[8..12] != [0; 4];
             let mut status = 0;
             match cdb[0] {
+                0x03 => {
+                    let mut d = vec![0u8; 18];
+                    (d[2], d[12], d[13]) = (self.sense[0], self.sense[1], self.sense[2]);
+                    self.sense = [0; 3];
+                    self.replies.push_back(Ok(d));
+                }
+                _ if self.unit_attention => {
+                    self.unit_attention = false;
+                    self.sense = [0x06, 0x29, 0];
+                    if data_in {
+                        self.replies.push_back(Err("stall"));
+                    }
+                    status = 1;
+                }
                 0x00 => {}
                 0x25 => {
                     let mut d = (self.blocks - 1).to_be_bytes().to_vec();
                     d.extend_from_slice(&512u32.to_be_bytes());
-                    self.replies.push_back(d);
+                    self.replies.push_back(Ok(d));
                 }
                 0x28 => {
                     let lba = u32::from_be_bytes([cdb[2], cdb[3], cdb[4], cdb[5]]);
@@ -546,19 +528,22 @@ mod tests {
                     let d = (lba..lba + n)
                         .flat_map(|b| (0..512u32).map(move |i| (b + i) as u8))
                         .collect();
-                    self.replies.push_back(d);
-                    status = u8::from(self.fail_read);
+                    self.replies.push_back(Ok(d));
+                    if self.fail_read {
+                        self.sense = [0x03, 0x11, 0];
+                        status = 1;
+                    }
                 }
                 op => panic!("unexpected opcode {op:#x}"),
             }
             let mut csw = b"USBS".to_vec();
             csw.extend_from_slice(tag);
             csw.extend_from_slice(&[0, 0, 0, 0, status]);
-            self.replies.push_back(csw);
+            self.replies.push_back(Ok(csw));
             Ok(())
         }
-        fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, ()> {
-            let d = self.replies.pop_front().ok_or(())?;
+        fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, Self::Error> {
+            let d = self.replies.pop_front().ok_or("no reply")??;
             assert_eq!(
                 d.len(),
                 len,
@@ -566,18 +551,25 @@ mod tests {
             );
             Ok(d)
         }
+        fn is_stall(e: &Self::Error) -> bool {
+            *e == "stall"
+        }
+        fn clear_halt(&mut self, _dir_in: bool) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn mass_storage_reset(&mut self) -> Result<(), Self::Error> {
+            Err("no reset expected")
+        }
     }
 
     #[test]
-    fn storage_commands_follow_bulk_only_transport() {
-        let mut d = FakeDisk {
-            blocks: 10,
-            replies: Default::default(),
-            fail_read: false,
-        };
+    fn storage_loops_get_past_the_unit_attention_and_check_the_data() {
+        // A fresh device: its first TEST UNIT READY fails; the loop recovers, untimed.
+        let mut d = BulkOnly::new(FakeDisk::new(10));
         let r = timed_storage_rtt(&mut d, 3, 1).unwrap();
         assert_eq!((r.name, r.ops, r.bytes), ("storage-rtt", 3, 3 * 44));
         // 4 blocks per chunk over 10 blocks: LBAs 0, 4, then wrap to 0 (4 + 4 + 4 > 10).
+        let mut d = BulkOnly::new(FakeDisk::new(10));
         let r = timed_storage_read(&mut d, 2048, 3).unwrap();
         assert_eq!((r.name, r.ops, r.bytes), ("storage-read", 3, 3 * 2048));
         let mut expect = FNV_OFFSET;
@@ -589,12 +581,17 @@ mod tests {
             .flat_map(|b| (0..512u32).map(move |i| (b + i) as u8))
             .collect();
         assert_eq!(r.checksum, fold(expect, &last));
-        // A chunk smaller than a block reads one block.
+        // A chunk smaller than a block reads one block; a larger one than a transfer, one
+        // transfer's worth.
         assert_eq!(timed_storage_read(&mut d, 100, 1).unwrap().bytes, 512);
-        d.fail_read = true;
+        let mut big = BulkOnly::new(FakeDisk::new(1000));
+        let r = timed_storage_read(&mut big, 1 << 20, 1).unwrap();
+        assert_eq!(r.bytes, u64::from(MAX_TRANSFER));
+        // A failed read is an error with the device's sense data, not a number.
+        d.transport_mut().fail_read = true;
         assert_eq!(
-            timed_storage_read(&mut d, 512, 1),
-            Err(LoopbackError::Status { round: 0 })
+            timed_storage_read(&mut d, 512, 1).unwrap_err().to_string(),
+            "SCSI command 0x28 failed: sense key 0x3, ASC 0x11, ASCQ 0x00"
         );
     }
 

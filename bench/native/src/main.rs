@@ -32,6 +32,7 @@ use wasi_hw_bench_driver::{
     format_reading, parse_options, read_temperature, timed_read_loop, timed_round_trips,
     timed_storage_read, timed_storage_rtt, timed_stream, BulkPipe,
 };
+use wasi_hw_bulk_only::{BulkOnly, Transport};
 use wasi_hw_i2c::{I2cBus, LinuxI2c, SimBus};
 use wasi_hw_usb::backend::{TransferRequest, TransferSetup, TransferType};
 use wasi_hw_usb::descriptors::{ConfigurationDescriptor, EP_BULK};
@@ -103,6 +104,11 @@ fn usb_err(what: &str) -> impl Fn(UsbError) -> anyhow::Error + '_ {
 }
 
 impl Storage {
+    /// A Bulk-Only session on [`Storage::open`]'s interface.
+    fn session(bus: &str) -> Result<BulkOnly<Storage>> {
+        Ok(BulkOnly::new(Storage::open(bus)?))
+    }
+
     fn open(bus: &str) -> Result<Storage> {
         let mut backend: Box<dyn UsbBackend> = match bus {
             "sim" => Box::new(SimBackend::new()),
@@ -165,13 +171,36 @@ impl Drop for Storage {
     }
 }
 
-impl BulkPipe for Storage {
+impl Transport for Storage {
     type Error = UsbError;
     fn bulk_out(&mut self, data: &[u8]) -> Result<(), UsbError> {
         bulk(&mut *self.handle, self.ep_out, data.len(), data.to_vec()).map(drop)
     }
     fn bulk_in(&mut self, len: usize) -> Result<Vec<u8>, UsbError> {
         bulk(&mut *self.handle, self.ep_in, len, Vec::new())
+    }
+    fn is_stall(e: &UsbError) -> bool {
+        *e == UsbError::Pipe
+    }
+    fn clear_halt(&mut self, dir_in: bool) -> Result<(), UsbError> {
+        self.handle
+            .clear_halt(if dir_in { self.ep_in } else { self.ep_out })
+    }
+    fn mass_storage_reset(&mut self) -> Result<(), UsbError> {
+        let id = self.handle.submit(TransferRequest {
+            kind: TransferType::Control,
+            setup: TransferSetup {
+                bm_request_type: 0x21,
+                b_request: 0xff,
+                w_value: 0,
+                w_index: u16::from(self.interface),
+            },
+            endpoint: 0,
+            length: 0,
+            data: Vec::new(),
+            timeout: Some(std::time::Duration::from_secs(5)),
+        })?;
+        self.handle.wait(id).map(drop)
     }
 }
 
@@ -221,30 +250,30 @@ fn run(start: Instant) -> Result<()> {
     }
     let opts = parse_options(args).map_err(anyhow::Error::msg)?;
     if let Some(r) = match mode.as_str() {
-        "usb-rtt" => Some(timed_round_trips(
-            &mut SimLoopback::open()?,
-            opts.size,
-            opts.reads,
-            opts.warmup,
-        )),
-        "usb-stream" => Some(timed_stream(
-            &mut SimLoopback::open()?,
-            opts.size,
-            opts.reads,
-        )),
-        "storage-rtt" => Some(timed_storage_rtt(
-            &mut Storage::open(&opts.bus)?,
-            opts.reads,
-            opts.warmup,
-        )),
-        "storage-read" => Some(timed_storage_read(
-            &mut Storage::open(&opts.bus)?,
-            opts.size,
-            opts.reads,
-        )),
+        "usb-rtt" => Some(
+            timed_round_trips(
+                &mut SimLoopback::open()?,
+                opts.size,
+                opts.reads,
+                opts.warmup,
+            )
+            .map_err(|e| format!("{e:?}")),
+        ),
+        "usb-stream" => Some(
+            timed_stream(&mut SimLoopback::open()?, opts.size, opts.reads)
+                .map_err(|e| format!("{e:?}")),
+        ),
+        "storage-rtt" => Some(
+            timed_storage_rtt(&mut Storage::session(&opts.bus)?, opts.reads, opts.warmup)
+                .map_err(|e| e.to_string()),
+        ),
+        "storage-read" => Some(
+            timed_storage_read(&mut Storage::session(&opts.bus)?, opts.size, opts.reads)
+                .map_err(|e| e.to_string()),
+        ),
         _ => None,
     } {
-        let r = r.map_err(|e| anyhow::anyhow!("{mode}: {e:?}"))?;
+        let r = r.map_err(|e| anyhow::anyhow!("{mode}: {e}"))?;
         println!("{}", r.line());
         return Ok(());
     }
@@ -297,11 +326,34 @@ mod tests {
 
     #[test]
     fn storage_read_on_the_simulated_disk() {
-        let r = timed_storage_read(&mut Storage::open("sim").unwrap(), 4096, 20).unwrap();
+        // The simulated disk, like a real one, answers the first command after power-on
+        // with CHECK CONDITION / UNIT ATTENTION: the loops must get past it.
+        let r = timed_storage_read(&mut Storage::session("sim").unwrap(), 4096, 20).unwrap();
         assert_eq!((r.ops, r.bytes), (20, 20 * 4096));
         assert_eq!(r.checksum, SIM_STORAGE_READ_CHECKSUM);
-        let rtt = timed_storage_rtt(&mut Storage::open("sim").unwrap(), 5, 1).unwrap();
+        let rtt = timed_storage_rtt(&mut Storage::session("sim").unwrap(), 5, 1).unwrap();
         assert_eq!(rtt.ops, 5);
         assert!(Storage::open("nope").is_err());
+    }
+
+    /// The checksum above, computed from the simulated disk's content instead of the
+    /// transfers: the first 16 bytes of every 4096-byte chunk (8 blocks from LBA 8 * n,
+    /// after the untimed read of chunk 0) and the whole last chunk, FNV-1a folded.
+    #[test]
+    fn storage_read_checksum_is_the_disks_content() {
+        let fold = |c: u32, d: &[u8]| {
+            d.iter()
+                .fold(c, |c, &b| (c ^ u32::from(b)).wrapping_mul(0x0100_0193))
+        };
+        let chunk = |n: u32| -> Vec<u8> {
+            (8 * n..8 * n + 8)
+                .flat_map(wasi_hw_usb::sim::storage::pattern_block)
+                .collect()
+        };
+        let mut c = 0x811c_9dc5;
+        for n in 0..20 {
+            c = fold(c, &chunk(n)[..16]);
+        }
+        assert_eq!(fold(c, &chunk(19)), SIM_STORAGE_READ_CHECKSUM);
     }
 }

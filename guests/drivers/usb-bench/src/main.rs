@@ -60,24 +60,14 @@ fn open_loopback() -> Result<Handle, String> {
 /// Runs `bench` on the first granted mass-storage interface (kernel driver detached for
 /// the run, see `Handle::with_interface`).
 fn with_storage(
-    bench: impl FnOnce(&mut Pipe) -> Result<LoopResult, LoopbackError<usb::Error>>,
+    bench: impl FnOnce(&mut storage::MassStorage) -> Result<LoopResult, storage::StorageError>,
 ) -> Result<LoopResult, String> {
     let (dev, intf) = usb::find_device_with_interface((None, None), storage::is_bulk_only)?
         .ok_or("no Bulk-Only mass-storage device granted")?;
-    let ep = |dir_in| {
-        usb::find_endpoint(&intf, usb::EP_BULK, dir_in)
-            .map(|e| e.endpoint_address)
-            .ok_or("mass-storage interface without a bulk endpoint pair")
-    };
-    let (ep_in, ep_out) = (ep(true)?, ep(false)?);
     let handle = dev.open().map_err(|e| format!("open: {e}"))?;
     handle.with_interface(intf.interface_number, |handle| {
-        bench(&mut Pipe {
-            handle,
-            ep_out,
-            ep_in,
-        })
-        .map_err(|e| format!("{e:?}"))
+        let mut msc = storage::open(handle, &intf).map_err(|e| e.to_string())?;
+        bench(&mut msc).map_err(|e| e.to_string())
     })
 }
 

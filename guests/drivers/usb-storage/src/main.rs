@@ -24,7 +24,7 @@
 //! ...` on stderr, exit status 1.
 
 use wasi_hw_guest::cli::{self, Args};
-use wasi_hw_guest::usb::storage::{self, MassStorage};
+use wasi_hw_guest::usb::storage;
 use wasi_hw_guest::usb::{self, Handle};
 
 const PROG: &str = "usb-storage";
@@ -43,7 +43,7 @@ fn read(
     dev: &usb::Device,
     block: u64,
 ) -> Result<(), String> {
-    let mut msc = MassStorage::new(handle, intf).map_err(|e| e.to_string())?;
+    let mut msc = storage::open(handle, intf).map_err(|e| e.to_string())?;
     let (ep_in, ep_out) = (
         usb::find_endpoint(intf, usb::EP_BULK, true).map_or(0, |e| e.endpoint_address),
         usb::find_endpoint(intf, usb::EP_BULK, false).map_or(0, |e| e.endpoint_address),
@@ -56,12 +56,14 @@ fn read(
         dev.product_id(),
         intf.interface_number
     );
-    msc.max_lun().map_err(|e| format!("Get Max LUN: {e}"))?;
+    msc.transport()
+        .max_lun()
+        .map_err(|e| format!("Get Max LUN: {e}"))?;
     let inq = msc.inquiry().map_err(|e| format!("INQUIRY: {e}"))?;
     println!("Vendor: {}", inq.vendor);
     println!("Product: {}", inq.product);
     println!("Revision: {}", inq.revision);
-    msc.wait_ready(5)
+    msc.wait_ready(storage::READY_TRIES)
         .map_err(|e| format!("TEST UNIT READY: {e}"))?;
     let (blocks, block_len) = msc
         .read_capacity()

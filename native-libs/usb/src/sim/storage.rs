@@ -4,6 +4,11 @@
 //! Supported commands: TEST UNIT READY, REQUEST SENSE, INQUIRY, MODE SENSE(6),
 //! READ CAPACITY(10), READ(10), WRITE(10). Anything else fails with CHECK CONDITION and
 //! ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE sense data, as a real disk would.
+//!
+//! Like a real disk (and QEMU's usb-storage), it has a unit attention pending after
+//! power-on and after a port reset: the first command other than INQUIRY and REQUEST
+//! SENSE fails with CHECK CONDITION, and the sense data say UNIT ATTENTION / POWER ON,
+//! RESET, OR BUS DEVICE RESET OCCURRED. Drivers must get past it (REQUEST SENSE, retry).
 
 use super::model::{Function, InOutcome, OutOutcome};
 use crate::backend::TransferSetup;
@@ -66,6 +71,8 @@ const INVALID_FIELD_IN_CDB: Sense = Sense {
     asc: 0x24,
     ascq: 0,
 };
+/// UNIT ATTENTION, POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
+pub const UNIT_ATTENTION_RESET: (u8, u8, u8) = (0x06, 0x29, 0x00);
 
 #[derive(Debug)]
 enum State {
@@ -84,6 +91,9 @@ enum State {
     StallThenStatus,
     /// The CSW is ready on bulk IN.
     Status,
+    /// Receiving and dropping `left` bytes on bulk OUT for a command that failed before
+    /// its data phase (BOT case 9: the device accepts what the host sends), then the CSW.
+    DiscardOut { left: usize },
     /// Invalid CBW: both pipes stall until a Bulk-Only Mass Storage Reset.
     PhaseError,
 }
@@ -97,6 +107,8 @@ pub struct MassStorage {
     residue: u32,
     status: u8,
     sense: Sense,
+    /// A unit attention waits for the next command (power-on, port reset).
+    unit_attention: bool,
 }
 
 impl MassStorage {
@@ -114,6 +126,7 @@ impl MassStorage {
             residue: 0,
             status: 0,
             sense: NO_SENSE,
+            unit_attention: true,
         }
     }
 
@@ -225,6 +238,19 @@ impl MassStorage {
             cdb[0],
             if host_in { "in" } else { "out" }
         );
+        // INQUIRY and REQUEST SENSE are answered despite a unit attention (SPC-4 5.14).
+        if self.unit_attention && !matches!(cdb[0], 0x03 | 0x12) {
+            self.unit_attention = false;
+            let (key, asc, ascq) = UNIT_ATTENTION_RESET;
+            self.fail(Sense { key, asc, ascq });
+            self.residue = host_len as u32;
+            self.state = match (host_in, host_len) {
+                (_, 0) => State::Status,
+                (true, _) => State::StallThenStatus,
+                (false, left) => State::DiscardOut { left },
+            };
+            return OutOutcome::Accepted;
+        }
         if cdb[0] == 0x2a && cdb.len() >= 10 {
             // WRITE(10)
             let lba = u32::from_be_bytes([cdb[2], cdb[3], cdb[4], cdb[5]]);
@@ -311,6 +337,13 @@ impl Function for MassStorage {
                 }
                 OutOutcome::Accepted
             }
+            State::DiscardOut { left } => {
+                *left -= data.len().min(*left);
+                if *left == 0 {
+                    self.state = State::Status;
+                }
+                OutOutcome::Accepted
+            }
             State::PhaseError => OutOutcome::Stall,
             // Data while the device wants to send: NAK until the host reads.
             _ => OutOutcome::Nak,
@@ -341,13 +374,14 @@ impl Function for MassStorage {
                 InOutcome::Stall
             }
             State::PhaseError => InOutcome::Stall,
-            State::Command | State::DataOut { .. } => InOutcome::Nak,
+            State::Command | State::DataOut { .. } | State::DiscardOut { .. } => InOutcome::Nak,
         }
     }
 
     fn reset(&mut self) {
         self.state = State::Command;
         self.sense = NO_SENSE;
+        self.unit_attention = true;
     }
 }
 
@@ -390,8 +424,47 @@ mod tests {
         )
     }
 
+    /// A disk past its power-on unit attention (what a driver's start-up does).
+    fn ready_disk() -> MassStorage {
+        let mut s = MassStorage::new(0x02, 0x82);
+        s.bulk_out(0x02, &cbw(100, 0, false, &[0, 0, 0, 0, 0, 0]));
+        assert_eq!(csw_of(&mut s), (100, 0, 1));
+        s.bulk_out(0x02, &cbw(101, 18, true, &[0x03, 0, 0, 0, 18, 0]));
+        let sense = read_in(&mut s, 18);
+        assert_eq!((sense[2], sense[12], sense[13]), UNIT_ATTENTION_RESET);
+        assert_eq!(csw_of(&mut s), (101, 0, 0));
+        s
+    }
+
+    #[test]
+    fn unit_attention_after_power_on_and_port_reset() {
+        let mut s = ready_disk();
+        s.bulk_out(0x02, &cbw(1, 0, false, &[0, 0, 0, 0, 0, 0]));
+        assert_eq!(csw_of(&mut s), (1, 0, 0), "reported once");
+        s.reset();
+        // A data-in command hit by it: bulk IN stalls, then the CSW says failed.
+        s.bulk_out(0x02, &cbw(2, 8, true, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(matches!(s.bulk_in(0x82, 8), InOutcome::Stall));
+        assert_eq!(csw_of(&mut s), (2, 8, 1));
+        s.bulk_out(0x02, &cbw(3, 18, true, &[0x03, 0, 0, 0, 18, 0]));
+        assert_eq!(read_in(&mut s, 18)[2], 0x06);
+        assert_eq!(csw_of(&mut s), (3, 0, 0));
+        // A data-out command hit by it: the data is accepted and dropped, nothing written.
+        s.reset();
+        s.bulk_out(
+            0x02,
+            &cbw(4, 512, false, &[0x2a, 0, 0, 0, 0, 9, 0, 0, 1, 0]),
+        );
+        assert_eq!(s.bulk_out(0x02, &[0xab; 512]), OutOutcome::Accepted);
+        assert_eq!(csw_of(&mut s), (4, 512, 1));
+        s.bulk_out(0x02, &cbw(5, 512, true, &[0x28, 0, 0, 0, 0, 9, 0, 0, 1, 0]));
+        assert_eq!(read_in(&mut s, 512), pattern_block(9));
+        assert_eq!(csw_of(&mut s), (5, 0, 0));
+    }
+
     #[test]
     fn inquiry_capacity_read() {
+        // INQUIRY is answered despite the power-on unit attention.
         let mut s = MassStorage::new(0x02, 0x82);
         assert_eq!(
             s.bulk_out(0x02, &cbw(1, 36, true, &[0x12, 0, 0, 0, 36, 0])),
@@ -403,6 +476,7 @@ mod tests {
         assert_eq!(&inq[16..32], INQUIRY_PRODUCT);
         assert_eq!(csw_of(&mut s), (1, 0, 0));
 
+        let mut s = ready_disk();
         s.bulk_out(0x02, &cbw(2, 8, true, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
         let cap = read_in(&mut s, 512);
         assert_eq!(cap, [0, 0, 0, 255, 0, 0, 2, 0]);
@@ -423,7 +497,7 @@ mod tests {
 
     #[test]
     fn out_of_range_read_stalls_then_reports_sense() {
-        let mut s = MassStorage::new(0x02, 0x82);
+        let mut s = ready_disk();
         s.bulk_out(0x02, &cbw(9, 512, true, &[0x28, 0, 0, 0, 1, 0, 0, 0, 1, 0]));
         assert!(matches!(s.bulk_in(0x82, 512), InOutcome::Stall));
         assert_eq!(csw_of(&mut s), (9, 512, 1));
@@ -435,7 +509,7 @@ mod tests {
 
     #[test]
     fn unknown_opcode_and_bad_cbw() {
-        let mut s = MassStorage::new(0x02, 0x82);
+        let mut s = ready_disk();
         s.bulk_out(0x02, &cbw(4, 0, false, &[0xee, 0, 0, 0, 0, 0]));
         assert_eq!(csw_of(&mut s), (4, 0, 1));
         assert_eq!(s.bulk_out(0x02, b"garbage"), OutOutcome::Stall);
@@ -454,7 +528,7 @@ mod tests {
 
     #[test]
     fn write_then_read_back() {
-        let mut s = MassStorage::new(0x02, 0x82);
+        let mut s = ready_disk();
         s.bulk_out(
             0x02,
             &cbw(6, 512, false, &[0x2a, 0, 0, 0, 0, 9, 0, 0, 1, 0]),
