@@ -2,7 +2,7 @@
 # Installs everything wasi-hw needs on a fresh Debian 12 (bookworm) x86_64 machine:
 # apt packages for the WAMR build (clang/libclang for bindgen, LLVM 16 for the AOT
 # compiler), the Debian Rust toolchain used for wasm32 guests and armv7 cross builds,
-# and the WAMR 2.4.3 C sources (from the crates.io crate wamrx-sys 0.3.0).
+# QEMU 10 for the VM tests, and the WAMR 2.4.3 C sources (from the crate wamrx-sys 0.3.0).
 # Idempotent and quiet when there is nothing to do.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,15 +13,38 @@ packages=(
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
   fonts-dejavu-core
 )
+. "$here/lib/debian.sh"
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
-  $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  debian_apt_update
+  DEBIAN_FRONTEND=noninteractive $debian_sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# QEMU >= 10 for the VM tests: bookworm's 7.2 lacks what they use and conflicts with the
+# machine's qemu-utils 10, so on bookworm it comes from backports (same archive as the rest).
+qemu_major() { command -v "$1" >/dev/null 2>&1 && "$1" --version | sed -n '1s/.*version \([0-9]*\)\..*/\1/p'; }
+qemu_ok() {
+  local q v
+  for q in qemu-system-x86_64 qemu-system-arm; do
+    v=$(qemu_major "$q" || true)
+    [ -n "$v" ] && [ "$v" -ge 10 ] || return 1
+  done
+}
+if ! qemu_ok; then
+  echo "setup: installing QEMU >= 10 (qemu-system-x86 qemu-system-arm)"
+  target=()
+  if [ "$debian_codename" = bookworm ]; then
+    debian_ensure_backports
+    target=(-t bookworm-backports)
+  fi
+  DEBIAN_FRONTEND=noninteractive $debian_sudo apt-get install -y -qq --no-install-recommends \
+    "${target[@]}" qemu-system-x86 qemu-system-arm >/dev/null
+  qemu_ok || { echo "setup: error: QEMU >= 10 not available after the install" >&2; exit 1; }
 fi
 
 "$here/fetch-wamr.sh"
