@@ -85,11 +85,11 @@ if [ "$vm" -eq 1 ]; then
     log "in-VM benchmarks on $m (payload: scripts/vm/build-payload.sh $m)"
     scripts/vm/build-payload.sh "$m" --no-guests >/dev/null
     if ! scripts/vm-test.sh "$m" --test scripts/vm/tests/bench.sh \
-        --add "$root/target/bench/vm/bench.conf:bench.conf" >/dev/null 2>&1; then
-      log "the in-VM benchmarks failed on $m (console: ${VMTEST_CACHE:-.cache/vm}/last-$m.log)"
+        --add "$root/target/bench/vm/bench.conf:bench.conf" >/dev/null; then
+      log "the in-VM benchmarks failed on $m (console: ${VMTEST_LOGS:-target/vm-logs}/last-$m.log)"
       exit 1
     fi
-    cp "${VMTEST_CACHE:-.cache/vm}/last-$m.log" "target/bench/vm/$m.log"
+    cp "${VMTEST_LOGS:-target/vm-logs}/last-$m.log" "target/bench/vm/$m.log"
     pass+=(--vm-log "$m=$root/target/bench/vm/$m.log")
   done
 fi

@@ -5,8 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skip=" ${WASI_HW_SKIP:-} "
-stage() { echo; echo "=== $* ($(date +%T)) ==="; }
 wanted() { [[ "$skip" != *" $1 "* ]]; }
+
+# Each stage's duration, printed at the end (also when a stage fails: the EXIT trap).
+t_all=$SECONDS t_stage=$SECONDS current="" times=()
+stage_end() { [ -z "$current" ] || times+=("$(printf '%5ds  %s' $((SECONDS - t_stage)) "$current")"); }
+stage() { stage_end; current=$*; t_stage=$SECONDS; echo; echo "=== $* ($(date +%T)) ==="; }
+summary() {
+  rc=$?
+  [ "$current" = "all tests passed" ] || stage_end
+  echo
+  echo "=== stage durations ==="
+  printf '  %s\n' "${times[@]}"
+  printf '  %5ds  total%s\n' $((SECONDS - t_all)) "$([ $rc -eq 0 ] || echo " (FAILED in: $current)")"
+}
+trap summary EXIT
 
 stage "format and lints"
 cargo fmt --all -- --check

@@ -7,8 +7,10 @@
 #     --no-build  reuse target/vm-payload/MACHINE (from scripts/vm/build-payload.sh)
 #
 # Needs what scripts/setup.sh installs (Rust, the wasm32 toolchain, the armhf cross
-# compiler); QEMU and the Debian kernels are fetched by scripts/vm-test.sh and cached in
-# .cache/vm. The console of each VM is saved to .cache/vm/last-MACHINE.log.
+# compiler, QEMU); the pinned Debian kernels and busybox (scripts/vm/packages.lock) are
+# fetched by scripts/vm-test.sh and cached in ~/.cache/wasi-hw/vm. The console of each VM
+# is saved to target/vm-logs/last-MACHINE.log; vm-test.sh prints a failed run's failed
+# checks and last console lines.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -25,6 +27,7 @@ done
 [ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b)
 
 now() { date +%s; }
+logs=${VMTEST_LOGS:-$repo/target/vm-logs}
 t0=$(now)
 summary=()
 failed=0
@@ -47,7 +50,7 @@ for m in "${machines[@]}"; do
   t=$(now)
   rc=0
   scripts/vm-test.sh "$m" --test "scripts/vm/tests/$m.sh" || rc=$?
-  result=$(grep -a -o '[0-9]* passed, [0-9]* failed' "${VMTEST_CACHE:-$repo/.cache/vm}/last-$m.log" 2>/dev/null | tail -n1)
+  result=$(grep -a -o '[0-9]* passed, [0-9]* failed' "$logs/last-$m.log" 2>/dev/null | tail -n1)
   summary+=("VM $m: exit $rc (${result:-no summary}), $(( $(now) - t ))s")
   [ $rc -eq 0 ] || failed=1
 done
@@ -57,7 +60,7 @@ echo "=== VM tests ==="
 printf '  %s\n' "${summary[@]}"
 echo "  total $(( $(now) - t0 ))s"
 if [ $failed -ne 0 ]; then
-  echo "vm-ci: FAILED (console logs: .cache/vm/last-*.log; failing checks are the VMTEST-CHECK FAIL lines)" >&2
+  echo "vm-ci: FAILED (console logs: target/vm-logs/last-*.log; failing checks are the VMTEST-CHECK FAIL lines)" >&2
   exit 1
 fi
 echo "vm-ci: all VM tests passed"

@@ -180,6 +180,17 @@ trace_ops() {
 usb_driver() { basename "$(readlink "/sys/bus/usb/devices/$1/driver")" 2>/dev/null; }
 # bound INTF DRIVER: INTF is bound to DRIVER ("usbfs" while a wasi-hw guest has claimed it).
 bound() { [ "$(usb_driver "$1")" = "$2" ]; }
+# usb_disk_ready INTF: the kernel has finished probing mass-storage interface INTF: it is
+# bound to usb-storage and its SCSI disk has a block device. The SCSI scan runs after the
+# bind (usb-storage's delay_use, then TEST UNIT READY, which also consumes the device's
+# power-on unit attention); detaching the driver before it ends races the kernel's probe.
+usb_disk_ready() {
+  bound "$1" usb-storage || return 1
+  for _b in /sys/bus/usb/devices/$1/host*/target*/*/block/*; do
+    [ -e "$_b" ] && return 0
+  done
+  return 1
+}
 # usb_line DEV: the line lsusb prints for sysfs device DEV (e.g. 1-2), from the kernel's view:
 # "Bus 001 Device 002: ID 0627:0001 QEMU USB Mouse".
 usb_line() {

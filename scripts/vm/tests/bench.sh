@@ -109,9 +109,11 @@ vm_check "usb-storage 46f4:0001 enumerated" vm_wait "$wait_s" vm_usb_dev 46f4 00
 dev=$(vm_usb_dev 46f4 0001)
 intf=${dev##*/}:1.0
 # Unbound once for the whole run, so that no variant pays for (or races) the kernel
-# re-probing the disk after a detach/re-attach.
-vm_wait 20 [ -e "/sys/bus/usb/drivers/usb-storage/$intf" ] &&
-  echo "$intf" > /sys/bus/usb/drivers/usb-storage/unbind
+# re-probing the disk after a detach/re-attach; and only once the kernel's own probe has
+# finished (a detach while it is pending leaves the disk half set up, and the probe's late
+# commands would land in the middle of a benchmark).
+vm_check "usb-storage interface $intf probed by the kernel" vm_wait $((wait_s * 2)) usb_disk_ready "$intf"
+echo "$intf" > /sys/bus/usb/drivers/usb-storage/unbind
 vm_check "usb-storage interface $intf unbound from the kernel driver" [ ! -e "/sys/bus/usb/drivers/usb-storage/$intf" ]
 
 usb_cmd() {

@@ -112,7 +112,7 @@ vm_eq "  ... error" "i2c-tool: error: other" "$(echo "$err" | grep '^i2c-tool:')
 has "  ... logged" "$err" "I2C_RDWR: the adapter does not support this operation"
 
 # ================================================================ USB on dwc2 (behind QEMU's hub at 1-1)
-vm_check "usb-storage (1-1.1) bound to usb-storage" vm_wait 60 bound 1-1.1:1.0 usb-storage
+vm_check "usb-storage (1-1.1) bound to usb-storage, disk probed" vm_wait 120 usb_disk_ready 1-1.1:1.0
 vm_check "usb-mouse (1-1.2) and usb-kbd (1-1.3) bound to usbhid" vm_wait 60 \
   sh -c '[ "$(basename "$(readlink /sys/bus/usb/devices/1-1.2:1.0/driver)")" = usbhid ] && [ "$(basename "$(readlink /sys/bus/usb/devices/1-1.3:1.0/driver)")" = usbhid ]'
 hw lsusb.aot
@@ -130,7 +130,7 @@ vm_eq "usb-storage block 1234: first line" "0009a400  57 41 53 49 48 57 2d 53  3
   "$(echo "$out" | grep -A1 '^Block 1234:$' | tail -n1)"
 vm_eq "usb-storage block 1234: 32 records" 32 "$(echo "$out" | grep -c '|WASIHW-S0001234.|$')"
 vm_eq "usb-storage exit status" 0 "$rc"
-vm_check "usb-storage driver re-attached" vm_wait 30 bound 1-1.1:1.0 usb-storage
+vm_check "usb-storage driver re-attached, disk probed" vm_wait 120 usb_disk_ready 1-1.1:1.0
 
 hid_start 0627:0001@1-1.2 1-1.2:1.0 --count 3 --timeout 30000
 inject 1 '{"type":"rel","data":{"axis":"x","value":-7}}'

@@ -143,7 +143,7 @@ vm_eq "  ... error (i2c-stub answers ENODEV, not a NAK errno)" "i2c-tool: error:
 vm_check "usb-storage 46f4:0001 enumerated" vm_wait 30 vm_usb_dev 46f4 0001
 vm_check "usb-mouse (1-2) and usb-kbd (1-3) enumerated" vm_wait 30 \
   sh -c 'grep -q "QEMU USB Mouse" /sys/bus/usb/devices/1-2/product && grep -q "QEMU USB Keyboard" /sys/bus/usb/devices/1-3/product'
-vm_check "usb-storage interface bound to the kernel's usb-storage driver" vm_wait 20 bound 2-1:1.0 usb-storage
+vm_check "usb-storage interface bound to the kernel's usb-storage driver, disk probed" vm_wait 60 usb_disk_ready 2-1:1.0
 
 # Enumeration shows the granted devices only.
 hw lsusb.aot
@@ -173,7 +173,7 @@ vm_eq "usb-storage block 5: first line" "00000a00  57 41 53 49 48 57 2d 53  30 3
 vm_eq "usb-storage block 5: 32 records WASIHW-S0000005" 32 "$(echo "$out" | grep -c '|WASIHW-S0000005.|$')"
 vm_eq "usb-storage block 5: last offset" "00000bf0" "$(echo "$out" | tail -n1 | cut -c1-8)"
 vm_eq "usb-storage exit status" 0 "$rc"
-vm_check "kernel driver re-attached after the run" vm_wait 20 bound 2-1:1.0 usb-storage
+vm_check "kernel driver re-attached after the run, disk probed" vm_wait 60 usb_disk_ready 2-1:1.0
 vm_eq "kernel re-probed the disk once (detach + attach happened)" $((probes + 1)) \
   "$(dmesg | grep -c 'USB Mass Storage device detected')"
 hw --usb 46f4:0001 usb-storage.aot 2047
