@@ -986,6 +986,28 @@ fn storage_bulk_only_transport(mode: Mode) {
     let inq = scsi(&mut g, 1, &[0x12, 0, 0, 0, 36, 0], 36);
     assert_eq!(&inq[8..16], b"WASI-HW ");
     assert_eq!(&inq[16..32], b"SIM DISK        ");
+    // The power-on unit attention (INQUIRY is exempt): the next command, a TEST UNIT READY
+    // without data phase, fails; REQUEST SENSE says why and clears it.
+    g.transfer(
+        h,
+        BULK,
+        (0, 0, 0, 0),
+        sim::STORAGE_OUT,
+        &cbw(10, 0, &[0, 0, 0, 0, 0, 0]),
+        0,
+        1000,
+    )
+    .unwrap();
+    let csw = g
+        .transfer(h, BULK, (0, 0, 0, 0), sim::STORAGE_IN, &[], 13, 1000)
+        .unwrap();
+    assert_eq!((&csw[..4], csw[12]), (&b"USBS"[..], 1), "CHECK CONDITION");
+    let sense = scsi(&mut g, 11, &[0x03, 0, 0, 0, 18, 0], 18);
+    assert_eq!(
+        (sense[2] & 0x0f, sense[12], sense[13]),
+        (0x06, 0x29, 0x00),
+        "UNIT ATTENTION: power on, reset, or bus device reset occurred"
+    );
     let cap = scsi(&mut g, 2, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], 8);
     assert_eq!(
         u32::from_be_bytes(cap[..4].try_into().unwrap()),
