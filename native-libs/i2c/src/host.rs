@@ -24,10 +24,9 @@ use crate::abi;
 use crate::bus::{ErrorCode, I2cBus, Operation};
 use crate::linux::LinuxI2c;
 use crate::sim::SimBus;
-use std::collections::HashMap;
 use std::time::Duration;
 use wasi_hw_policy::i2c::{I2cGrantError, I2cPolicy};
-use wasi_hw_runtime::{Caller, Engine, HostModule, Trap, ValType};
+use wasi_hw_runtime::{Caller, Engine, HostModule, Resource, ResourceTable, Trap};
 
 pub const I2C_MODULE: &str = "wasi:i2c/i2c@0.2.0-draft";
 pub const DELAY_MODULE: &str = "wasi:i2c/delay@0.2.0-draft";
@@ -54,9 +53,20 @@ impl Default for Limits {
     }
 }
 
-enum Resource {
-    I2c { bus: usize },
-    Delay,
+/// An `i2c` resource: a guest's handle on one granted bus.
+struct I2cRes {
+    bus: usize,
+}
+
+impl Resource for I2cRes {
+    const KIND: &'static str = "i2c";
+}
+
+/// A `delay` resource.
+struct DelayRes;
+
+impl Resource for DelayRes {
+    const KIND: &'static str = "delay";
 }
 
 /// Per-instance state of the I2C natives: the granted buses and the handle table. Install
@@ -64,8 +74,7 @@ enum Resource {
 pub struct I2cHost {
     policy: I2cPolicy,
     buses: Vec<(String, Box<dyn I2cBus>)>,
-    resources: HashMap<u32, Resource>,
-    next_handle: u32,
+    resources: ResourceTable,
     limits: Limits,
 }
 
@@ -75,8 +84,7 @@ impl I2cHost {
         I2cHost {
             policy,
             buses: Vec::new(),
-            resources: HashMap::new(),
-            next_handle: 1,
+            resources: ResourceTable::default(),
             limits: Limits::default(),
         }
     }
@@ -111,18 +119,6 @@ impl I2cHost {
         self.resources.len()
     }
 
-    fn new_handle(&mut self, r: Resource) -> Option<u32> {
-        // Handles are never reused: a stale handle kept by a buggy guest must not silently
-        // reach a later resource. 0 and u32::MAX are never handed out.
-        if self.next_handle == u32::MAX {
-            return None;
-        }
-        let h = self.next_handle;
-        self.next_handle += 1;
-        self.resources.insert(h, r);
-        Some(h)
-    }
-
     /// `open-i2c`: a new handle on bus `name`, if granted.
     pub fn open_i2c(&mut self, name: &str) -> Result<u32, ErrorCode> {
         if !self.policy.allows_bus(name) {
@@ -133,47 +129,32 @@ impl I2cHost {
             log::warn!("i2c: open-i2c({name:?}): bus granted but not available on this host");
             return Err(ErrorCode::Other);
         };
-        self.new_handle(Resource::I2c { bus }).ok_or_else(|| {
-            log::warn!("i2c: open-i2c({name:?}): handle space exhausted");
+        self.resources.push(I2cRes { bus }).map_err(|e| {
+            log::warn!("i2c: open-i2c({name:?}): {e}");
             ErrorCode::Other
         })
     }
 
     fn open_delay(&mut self) -> Result<u32, Trap> {
-        self.new_handle(Resource::Delay)
-            .ok_or_else(|| Trap::new("open-delay: handle space exhausted"))
+        self.resources
+            .push(DelayRes)
+            .map_err(|e| Trap::new(format!("open-delay: {e}")))
     }
 
     fn bus_of(&self, handle: u32) -> Result<usize, Trap> {
-        match self.resources.get(&handle) {
-            Some(Resource::I2c { bus }) => Ok(*bus),
-            Some(Resource::Delay) => Err(Trap::new(format!(
-                "handle {handle} is a delay, not an i2c handle"
-            ))),
-            None => Err(Trap::new(format!("unknown i2c handle {handle}"))),
-        }
+        self.resources.get::<I2cRes>(handle).map(|r| r.bus)
     }
 
     fn drop_i2c(&mut self, handle: u32) -> Result<(), Trap> {
-        self.bus_of(handle)?;
-        self.resources.remove(&handle);
-        Ok(())
+        self.resources.delete::<I2cRes>(handle).map(drop)
     }
 
     fn check_delay(&self, handle: u32) -> Result<(), Trap> {
-        match self.resources.get(&handle) {
-            Some(Resource::Delay) => Ok(()),
-            Some(Resource::I2c { .. }) => Err(Trap::new(format!(
-                "handle {handle} is an i2c handle, not a delay"
-            ))),
-            None => Err(Trap::new(format!("unknown delay handle {handle}"))),
-        }
+        self.resources.get::<DelayRes>(handle).map(drop)
     }
 
     fn drop_delay(&mut self, handle: u32) -> Result<(), Trap> {
-        self.check_delay(handle)?;
-        self.resources.remove(&handle);
-        Ok(())
+        self.resources.delete::<DelayRes>(handle).map(drop)
     }
 
     fn check_size(&self, what: &str, bytes: u64) -> Result<(), ErrorCode> {
@@ -359,23 +340,19 @@ fn store_list_result(
     caller.write(retptr, &bytes)
 }
 
-fn arg_u32(args: &[u64], i: usize) -> u32 {
-    // i32 parameters arrive in the low 32 bits of their slot.
-    args[i] as u32
+/// Lifting a `u16` from its flat `i32` keeps the low 16 bits (CanonicalABI.md, lift_flat).
+fn lift_address(flat: u32) -> u16 {
+    flat as u16
 }
 
-fn arg_address(args: &[u64], i: usize) -> u16 {
-    // Lifting a u16 from its flat i32 keeps the low 16 bits (CanonicalABI.md, lift_flat).
-    args[i] as u16
-}
-
-fn i2c_read(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    let (handle, address, len, retptr) = (
-        arg_u32(args, 0),
-        arg_address(args, 1),
-        args[2],
-        arg_u32(args, 3),
-    );
+fn i2c_read(
+    caller: &mut Caller<'_>,
+    handle: u32,
+    address: u32,
+    len: u64,
+    retptr: u32,
+) -> Result<(), Trap> {
+    let address = lift_address(address);
     let bus = begin_method(
         caller,
         handle,
@@ -391,14 +368,15 @@ fn i2c_read(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
     store_list_result(caller, retptr, r)
 }
 
-fn i2c_write(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    let (handle, address, ptr, len, retptr) = (
-        arg_u32(args, 0),
-        arg_address(args, 1),
-        arg_u32(args, 2),
-        arg_u32(args, 3),
-        arg_u32(args, 4),
-    );
+fn i2c_write(
+    caller: &mut Caller<'_>,
+    handle: u32,
+    address: u32,
+    ptr: u32,
+    len: u32,
+    retptr: u32,
+) -> Result<(), Trap> {
+    let address = lift_address(address);
     let bus = begin_method(
         caller,
         handle,
@@ -415,15 +393,16 @@ fn i2c_write(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
     caller.write(retptr, &abi::result_unit(r))
 }
 
-fn i2c_write_read(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    let (handle, address, ptr, len, read_len, retptr) = (
-        arg_u32(args, 0),
-        arg_address(args, 1),
-        arg_u32(args, 2),
-        arg_u32(args, 3),
-        args[4],
-        arg_u32(args, 5),
-    );
+fn i2c_write_read(
+    caller: &mut Caller<'_>,
+    handle: u32,
+    address: u32,
+    ptr: u32,
+    len: u32,
+    read_len: u64,
+    retptr: u32,
+) -> Result<(), Trap> {
+    let address = lift_address(address);
     let bus = begin_method(
         caller,
         handle,
@@ -455,14 +434,15 @@ enum OwnedOp {
     Write(Vec<u8>),
 }
 
-fn i2c_transaction(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    let (handle, address, ops_ptr, ops_len, retptr) = (
-        arg_u32(args, 0),
-        arg_address(args, 1),
-        arg_u32(args, 2),
-        arg_u32(args, 3),
-        arg_u32(args, 4),
-    );
+fn i2c_transaction(
+    caller: &mut Caller<'_>,
+    handle: u32,
+    address: u32,
+    ops_ptr: u32,
+    ops_len: u32,
+    retptr: u32,
+) -> Result<(), Trap> {
+    let address = lift_address(address);
     let bus = begin_method(
         caller,
         handle,
@@ -529,23 +509,22 @@ fn i2c_transaction(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
     caller.write(retptr, &abi::result_list_ok(outer, owned.len() as u32))
 }
 
-fn i2c_drop(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    host(caller)?.drop_i2c(arg_u32(args, 0))
+fn i2c_drop(caller: &mut Caller<'_>, handle: u32) -> Result<(), Trap> {
+    host(caller)?.drop_i2c(handle)
 }
 
-fn delay_ns(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    host(caller)?.check_delay(arg_u32(args, 0))?;
+fn delay_ns(caller: &mut Caller<'_>, handle: u32, ns: u32) -> Result<(), Trap> {
+    host(caller)?.check_delay(handle)?;
     // ns is a u32, so one call sleeps at most ~4.3 s.
-    std::thread::sleep(Duration::from_nanos(u64::from(arg_u32(args, 1))));
+    std::thread::sleep(Duration::from_nanos(u64::from(ns)));
     Ok(())
 }
 
-fn delay_drop(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    host(caller)?.drop_delay(arg_u32(args, 0))
+fn delay_drop(caller: &mut Caller<'_>, handle: u32) -> Result<(), Trap> {
+    host(caller)?.drop_delay(handle)
 }
 
-fn open_i2c(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
-    let (ptr, len, retptr) = (arg_u32(args, 0), arg_u32(args, 1), arg_u32(args, 2));
+fn open_i2c(caller: &mut Caller<'_>, ptr: u32, len: u32, retptr: u32) -> Result<(), Trap> {
     check_retptr(
         caller,
         retptr,
@@ -566,47 +545,25 @@ fn open_i2c(caller: &mut Caller<'_>, args: &[u64]) -> Result<(), Trap> {
     caller.write(retptr, &abi::result_handle(r))
 }
 
-fn open_delay(caller: &mut Caller<'_>, _args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
-    results[0] = u64::from(host(caller)?.open_delay()?);
-    Ok(())
+fn open_delay(caller: &mut Caller<'_>) -> Result<u32, Trap> {
+    host(caller)?.open_delay()
 }
 
 /// The three host modules. Register them (see [`register`]) before loading a guest.
 pub fn host_modules() -> Vec<HostModule> {
-    use ValType::{I32, I64};
+    // Each signature follows from the function's parameter types (u32 = i32, u64 = i64).
     let i2c = HostModule::new(I2C_MODULE)
-        .func("[method]i2c.read", &[I32, I32, I64, I32], &[], |c, a, _| {
-            i2c_read(c, a)
-        })
-        .func(
-            "[method]i2c.write",
-            &[I32, I32, I32, I32, I32],
-            &[],
-            |c, a, _| i2c_write(c, a),
-        )
-        .func(
-            "[method]i2c.write-read",
-            &[I32, I32, I32, I32, I64, I32],
-            &[],
-            |c, a, _| i2c_write_read(c, a),
-        )
-        .func(
-            "[method]i2c.transaction",
-            &[I32, I32, I32, I32, I32],
-            &[],
-            |c, a, _| i2c_transaction(c, a),
-        )
-        .func("[resource-drop]i2c", &[I32], &[], |c, a, _| i2c_drop(c, a));
+        .func_wrap("[method]i2c.read", i2c_read)
+        .func_wrap("[method]i2c.write", i2c_write)
+        .func_wrap("[method]i2c.write-read", i2c_write_read)
+        .func_wrap("[method]i2c.transaction", i2c_transaction)
+        .func_wrap("[resource-drop]i2c", i2c_drop);
     let delay = HostModule::new(DELAY_MODULE)
-        .func("[method]delay.delay-ns", &[I32, I32], &[], |c, a, _| {
-            delay_ns(c, a)
-        })
-        .func("[resource-drop]delay", &[I32], &[], |c, a, _| {
-            delay_drop(c, a)
-        });
+        .func_wrap("[method]delay.delay-ns", delay_ns)
+        .func_wrap("[resource-drop]delay", delay_drop);
     let buses = HostModule::new(BUSES_MODULE)
-        .func("open-i2c", &[I32, I32, I32], &[], |c, a, _| open_i2c(c, a))
-        .func("open-delay", &[], &[I32], open_delay);
+        .func_wrap("open-i2c", open_i2c)
+        .func_wrap("open-delay", open_delay);
     vec![i2c, delay, buses]
 }
 
@@ -688,10 +645,12 @@ mod tests {
     }
 
     #[test]
-    fn handle_space_exhaustion_is_an_error() {
+    fn a_full_handle_table_is_an_error() {
+        // (Handle-space exhaustion is the same error: wasi_hw_runtime::ResourceTable's tests.)
         let (mut h, _) = host_with_sim(&["sim:0x48"]);
-        h.next_handle = u32::MAX - 1;
-        assert_eq!(h.open_i2c("sim"), Ok(u32::MAX - 1));
+        h.resources = ResourceTable::new(2);
+        assert_eq!(h.open_i2c("sim"), Ok(1));
+        assert_eq!(h.open_i2c("sim"), Ok(2));
         assert_eq!(h.open_i2c("sim"), Err(ErrorCode::Other));
         assert!(h.open_delay().is_err());
     }

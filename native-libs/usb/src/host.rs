@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use wasi_hw_policy::usb::{DeviceAccess, DeviceIdentity, UsbPolicy};
-use wasi_hw_runtime::{Caller, HostModule, Trap, ValType};
+use wasi_hw_runtime::{Caller, HostModule, Resource, ResourceTable, Trap};
 
 use crate::abi::{self, GuestMem};
 use crate::backend::*;
@@ -85,71 +85,25 @@ impl Drop for TransferRes {
     }
 }
 
-enum Resource {
-    Device(DeviceRes),
-    Handle(HandleRes),
-    Transfer(TransferRes),
+impl Resource for DeviceRes {
+    const KIND: &'static str = "usb-device";
 }
 
-impl Resource {
-    fn kind(&self) -> &'static str {
-        match self {
-            Resource::Device(_) => "usb-device",
-            Resource::Handle(_) => "device-handle",
-            Resource::Transfer(_) => "transfer",
-        }
-    }
+impl Resource for HandleRes {
+    const KIND: &'static str = "device-handle";
 }
 
-/// One handle table for every resource type of the instance, as in the component model;
-/// index 0 is never a valid handle.
-#[derive(Default)]
-struct Table {
-    slots: Vec<Option<Resource>>,
-    free: Vec<u32>,
-    live: usize,
+impl Resource for TransferRes {
+    const KIND: &'static str = "transfer";
 }
 
-impl Table {
-    fn insert(&mut self, r: Resource) -> UsbResult<u32> {
-        if self.live >= MAX_RESOURCES {
-            return Err(UsbError::NoMem);
-        }
-        if self.slots.is_empty() {
-            self.slots.push(None);
-        }
-        self.live += 1;
-        if let Some(i) = self.free.pop() {
-            self.slots[i as usize] = Some(r);
-            return Ok(i);
-        }
-        self.slots.push(Some(r));
-        Ok((self.slots.len() - 1) as u32)
-    }
-
-    fn get(&self, h: u32) -> Option<&Resource> {
-        self.slots.get(h as usize).and_then(Option::as_ref)
-    }
-
-    fn get_mut(&mut self, h: u32) -> Option<&mut Resource> {
-        self.slots.get_mut(h as usize).and_then(Option::as_mut)
-    }
-
-    fn remove(&mut self, h: u32) -> Option<Resource> {
-        let r = self.slots.get_mut(h as usize).and_then(Option::take);
-        if r.is_some() {
-            self.live -= 1;
-            self.free.push(h);
-        }
-        r
-    }
-}
-
-fn bad_handle(what: &str, h: u32, found: Option<&Resource>) -> Trap {
-    match found {
-        Some(r) => Trap::new(format!("handle {h} is a {}, not a {what}", r.kind())),
-        None => Trap::new(format!("unknown {what} handle {h}")),
-    }
+/// One handle table for every resource type of the instance (the engine's rule: handles are
+/// never reused); a full table is `no-mem` to the guest.
+fn insert<T: Resource>(table: &mut ResourceTable, r: T) -> UsbResult<u32> {
+    table.push(r).map_err(|e| {
+        log::warn!("usb: {e}");
+        UsbError::NoMem
+    })
 }
 
 /// A backend with no devices: used when the embedder installed no USB state (nothing
@@ -206,7 +160,7 @@ pub(crate) fn host_backend() -> Box<dyn UsbBackend> {
 pub struct UsbState {
     policy: UsbPolicy,
     backend: Box<dyn UsbBackend>,
-    table: Table,
+    table: ResourceTable,
 }
 
 impl UsbState {
@@ -214,7 +168,7 @@ impl UsbState {
         UsbState {
             policy,
             backend,
-            table: Table::default(),
+            table: ResourceTable::new(MAX_RESOURCES),
         }
     }
 
@@ -227,7 +181,7 @@ impl UsbState {
 
     /// Number of live resources (for tests and leak diagnostics).
     pub fn live_resources(&self) -> usize {
-        self.table.live
+        self.table.len()
     }
 
     fn access_of(&self, info: &DeviceInfo) -> Option<DeviceAccess> {
@@ -240,24 +194,15 @@ impl UsbState {
     }
 
     fn device(&self, h: u32) -> Result<&DeviceRes, Trap> {
-        match self.table.get(h) {
-            Some(Resource::Device(d)) => Ok(d),
-            other => Err(bad_handle("usb-device", h, other)),
-        }
+        self.table.get(h)
     }
 
     fn handle(&self, h: u32) -> Result<&HandleRes, Trap> {
-        match self.table.get(h) {
-            Some(Resource::Handle(d)) => Ok(d),
-            other => Err(bad_handle("device-handle", h, other)),
-        }
+        self.table.get(h)
     }
 
     fn transfer_mut(&mut self, h: u32) -> Result<&mut TransferRes, Trap> {
-        match self.table.get_mut(h) {
-            Some(Resource::Transfer(t)) => Ok(t),
-            other => Err(bad_handle("transfer", h, other.map(|r| &*r))),
-        }
+        self.table.get_mut(h)
     }
 
     /// Runs `f` on the open backend handle; traps if the guest closed it.
@@ -287,17 +232,14 @@ impl UsbState {
                 continue;
             };
             let elem_info = info.clone();
-            match self
-                .table
-                .insert(Resource::Device(DeviceRes { info, access }))
-            {
+            match insert(&mut self.table, DeviceRes { info, access }) {
                 Ok(h) => {
                     created.push(h);
                     out.push(abi::list_devices_elem(h, &elem_info));
                 }
                 Err(e) => {
                     for h in created {
-                        self.table.remove(h);
+                        let _ = self.table.delete::<DeviceRes>(h);
                     }
                     return Err(e);
                 }
@@ -356,11 +298,14 @@ impl UsbState {
             (d.info.key, d.access.clone())
         };
         Ok(self.backend.open(key).and_then(|handle| {
-            self.table.insert(Resource::Handle(HandleRes {
-                key,
-                access,
-                handle: Arc::new(Mutex::new(Some(handle))),
-            }))
+            insert(
+                &mut self.table,
+                HandleRes {
+                    key,
+                    access,
+                    handle: Arc::new(Mutex::new(Some(handle))),
+                },
+            )
         }))
     }
 
@@ -454,15 +399,18 @@ impl UsbState {
             return Ok(Err(UsbError::Access));
         }
         let timeout = (timeout_ms != 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
-        Ok(self.table.insert(Resource::Transfer(TransferRes {
-            handle: shared,
-            kind,
-            setup,
-            buf_size,
-            endpoint,
-            timeout,
-            state: TransferState::Created,
-        })))
+        Ok(insert(
+            &mut self.table,
+            TransferRes {
+                handle: shared,
+                kind,
+                setup,
+                buf_size,
+                endpoint,
+                timeout,
+                state: TransferState::Created,
+            },
+        ))
     }
 
     fn hotplug_events(&mut self) -> Result<Vec<u8>, Trap> {
@@ -477,12 +425,9 @@ impl UsbState {
                 continue;
             };
             let elem_info = info.clone();
-            let h = self
-                .table
-                .insert(Resource::Device(DeviceRes { info, access }))
-                .map_err(|_| {
-                    Trap::new("usb: resource table full (the guest leaks usb-device handles)")
-                })?;
+            let h = insert(&mut self.table, DeviceRes { info, access }).map_err(|_| {
+                Trap::new("usb: resource table full (the guest leaks usb-device handles)")
+            })?;
             out.extend_from_slice(&abi::hotplug_elem(arrived, &elem_info, h));
         }
         Ok(out)
@@ -498,39 +443,23 @@ fn with_state<R>(caller: &mut Caller<'_>, f: impl FnOnce(&mut UsbState) -> R) ->
     }
 }
 
-fn arg(args: &[u64], i: usize) -> u32 {
-    args[i] as u32
-}
-
-/// Canonical ABI lift of a `u8` from an i32: the low 8 bits.
-fn arg_u8(args: &[u64], i: usize) -> u8 {
-    args[i] as u8
-}
-
-fn arg_u16(args: &[u64], i: usize) -> u16 {
-    args[i] as u16
-}
-
-const I: ValType = ValType::I32;
-
-/// Builds the three host modules.
+/// Builds the three host modules. Every signature follows from the parameter types of its
+/// function (`u32`, `u16`, `u8`: a flat `i32`, lifted as the canonical ABI does).
 pub fn host_modules() -> Vec<HostModule> {
     vec![device_module(), transfers_module(), hotplug_module()]
 }
 
-fn unit_method(
-    m: HostModule,
-    name: &str,
-    extra: usize,
-    op: fn(&mut dyn UsbDeviceHandle, &DeviceAccess, &[u64]) -> UsbResult<()>,
-) -> HostModule {
-    let params = vec![I; 2 + extra];
-    m.func(name, &params, &[], move |c, a, _| {
-        let ret = arg(a, 1 + extra);
-        abi::check_area(c, ret, abi::RESULT_UNIT)?;
-        let r = with_state(c, |s| s.with_open(arg(a, 0), |h, acc| op(h, acc, a)))?;
-        abi::store_result_unit(c, ret, r)
-    })
+/// A method that returns `result<_, libusb-error>` at `ret` and runs `op` on the open
+/// device handle `this` (after the result area is checked).
+fn unit_call(
+    c: &mut Caller<'_>,
+    this: u32,
+    ret: u32,
+    op: impl FnOnce(&mut dyn UsbDeviceHandle, &DeviceAccess) -> UsbResult<()>,
+) -> Result<(), Trap> {
+    abi::check_area(c, ret, abi::RESULT_UNIT)?;
+    let r = with_state(c, |s| s.with_open(this, op))?;
+    abi::store_result_unit(c, ret, r)
 }
 
 fn interface_guard(acc: &DeviceAccess, interface: u8) -> UsbResult<()> {
@@ -542,18 +471,27 @@ fn interface_guard(acc: &DeviceAccess, interface: u8) -> UsbResult<()> {
     }
 }
 
+/// `set-configuration` and `reset-device` change the whole device: refused unless the grant
+/// covers every interface.
+fn whole_device_guard(acc: &DeviceAccess, what: &str) -> UsbResult<()> {
+    if acc.whole_device() {
+        Ok(())
+    } else {
+        log::warn!("usb: {what} refused: only some interfaces are granted");
+        Err(UsbError::Access)
+    }
+}
+
 fn device_module() -> HostModule {
-    let m = HostModule::new(DEVICE_MODULE)
-        .func("init", &[I], &[], |c, a, _| {
-            let ret = arg(a, 0);
+    HostModule::new(DEVICE_MODULE)
+        .func_wrap("init", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::RESULT_UNIT)?;
             with_state(c, |s| {
                 log::debug!("usb: init ({} backend)", s.backend.name())
             });
             abi::store_result_unit(c, ret, Ok(()))
         })
-        .func("list-devices", &[I], &[], |c, a, _| {
-            let ret = arg(a, 0);
+        .func_wrap("list-devices", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::RESULT_LIST)?;
             let r = with_state(c, |s| s.list_devices());
             let lowered = match r {
@@ -567,373 +505,351 @@ fn device_module() -> HostModule {
             };
             abi::store_result_list(c, ret, lowered)
         })
-        .func("[method]usb-device.open", &[I, I], &[], |c, a, _| {
-            let ret = arg(a, 1);
-            abi::check_area(c, ret, abi::RESULT_HANDLE)?;
-            let r = with_state(c, |s| s.open(arg(a, 0)))?;
-            abi::store_result_handle(c, ret, r)
-        })
-        .func(
+        .func_wrap(
+            "[method]usb-device.open",
+            |c: &mut Caller<'_>, this: u32, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_HANDLE)?;
+                let r = with_state(c, |s| s.open(this))?;
+                abi::store_result_handle(c, ret, r)
+            },
+        )
+        .func_wrap(
             "[method]usb-device.get-configuration-descriptor",
-            &[I, I, I],
-            &[],
-            |c, a, _| {
-                let ret = arg(a, 2);
+            |c: &mut Caller<'_>, this: u32, index: u8, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_CONFIG)?;
-                let r = with_state(c, |s| s.config_by_index(arg(a, 0), arg_u8(a, 1)))?;
+                let r = with_state(c, |s| s.config_by_index(this, index))?;
                 abi::store_result_config(c, ret, r.as_ref().map_err(|e| *e))
             },
         )
-        .func(
+        .func_wrap(
             "[method]usb-device.get-configuration-descriptor-by-value",
-            &[I, I, I],
-            &[],
-            |c, a, _| {
-                let ret = arg(a, 2);
+            |c: &mut Caller<'_>, this: u32, value: u8, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_CONFIG)?;
-                let r = with_state(c, |s| s.config_by_value(arg(a, 0), arg_u8(a, 1)))?;
+                let r = with_state(c, |s| s.config_by_value(this, value))?;
                 abi::store_result_config(c, ret, r.as_ref().map_err(|e| *e))
             },
         )
-        .func(
+        .func_wrap(
             "[method]usb-device.get-active-configuration-descriptor",
-            &[I, I],
-            &[],
-            |c, a, _| {
-                let ret = arg(a, 1);
+            |c: &mut Caller<'_>, this: u32, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_CONFIG)?;
-                let r = with_state(c, |s| s.active_config(arg(a, 0)))?;
+                let r = with_state(c, |s| s.active_config(this))?;
                 abi::store_result_config(c, ret, r.as_ref().map_err(|e| *e))
             },
         )
-        .func(
+        .func_wrap(
             "[method]device-handle.get-configuration",
-            &[I, I],
-            &[],
-            |c, a, _| {
-                let ret = arg(a, 1);
+            |c: &mut Caller<'_>, this: u32, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_U8)?;
-                let r = with_state(c, |s| s.with_open(arg(a, 0), |h, _| h.get_configuration()))?;
+                let r = with_state(c, |s| s.with_open(this, |h, _| h.get_configuration()))?;
                 abi::store_result_u8(c, ret, r)
             },
         )
-        .func(
+        .func_wrap(
             "[method]device-handle.set-configuration",
-            &[I, I, I, I],
-            &[],
-            |c, a, _| {
-                let ret = arg(a, 3);
+            // variant config-value { unconfigured, value(u8) }: (discriminant, payload).
+            |c: &mut Caller<'_>, this: u32, case: u32, value: u8, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_UNIT)?;
-                // variant config-value { unconfigured, value(u8) }: (discriminant, payload).
-                let value = match arg(a, 1) {
+                let value = match case {
                     0 => 0,
-                    1 => arg_u8(a, 2),
+                    1 => value,
                     d => return Err(Trap::new(format!("invalid config-value discriminant {d}"))),
                 };
                 let r = with_state(c, |s| {
-                    s.with_open(arg(a, 0), |h, acc| {
-                        if !acc.whole_device() {
-                            log::warn!(
-                                "usb: set-configuration refused: only some interfaces are granted"
-                            );
-                            return Err(UsbError::Access);
-                        }
+                    s.with_open(this, |h, acc| {
+                        whole_device_guard(acc, "set-configuration")?;
                         h.set_configuration(value)
                     })
                 })?;
                 abi::store_result_unit(c, ret, r)
             },
-        );
-    let m = unit_method(
-        m,
-        "[method]device-handle.claim-interface",
-        1,
-        |h, acc, a| {
-            interface_guard(acc, arg_u8(a, 1))?;
-            h.claim_interface(arg_u8(a, 1))
-        },
-    );
-    let m = unit_method(
-        m,
-        "[method]device-handle.release-interface",
-        1,
-        |h, acc, a| {
-            interface_guard(acc, arg_u8(a, 1))?;
-            h.release_interface(arg_u8(a, 1))
-        },
-    );
-    let m = unit_method(
-        m,
-        "[method]device-handle.set-interface-altsetting",
-        2,
-        |h, acc, a| {
-            interface_guard(acc, arg_u8(a, 1))?;
-            h.set_alt_setting(arg_u8(a, 1), arg_u8(a, 2))
-        },
-    );
-    let m = unit_method(m, "[method]device-handle.reset-device", 0, |h, acc, _| {
-        if !acc.whole_device() {
-            log::warn!("usb: reset-device refused: only some interfaces are granted");
-            return Err(UsbError::Access);
-        }
-        h.reset()
-    });
-    let m = unit_method(
-        m,
-        "[method]device-handle.detach-kernel-driver",
-        1,
-        |h, acc, a| {
-            interface_guard(acc, arg_u8(a, 1))?;
-            h.detach_kernel_driver(arg_u8(a, 1))
-        },
-    );
-    let m = unit_method(
-        m,
-        "[method]device-handle.attach-kernel-driver",
-        1,
-        |h, acc, a| {
-            interface_guard(acc, arg_u8(a, 1))?;
-            h.attach_kernel_driver(arg_u8(a, 1))
-        },
-    );
-    m.func(
-        "[method]device-handle.clear-halt",
-        &[I, I, I],
-        &[],
-        |c, a, _| {
-            let ret = arg(a, 2);
-            abi::check_area(c, ret, abi::RESULT_UNIT)?;
-            let ep = arg_u8(a, 1);
-            let r = with_state(c, |s| {
-                if !s.endpoint_allowed(arg(a, 0), ep)? {
-                    return s.with_open(arg(a, 0), |_, _| Err(UsbError::Access));
-                }
-                s.with_open(arg(a, 0), |h, _| h.clear_halt(ep))
-            })?;
-            abi::store_result_unit(c, ret, r)
-        },
-    )
-    .func(
-        "[method]device-handle.kernel-driver-active",
-        &[I, I, I],
-        &[],
-        |c, a, _| {
-            let ret = arg(a, 2);
-            abi::check_area(c, ret, abi::RESULT_U8)?;
-            let r = with_state(c, |s| {
-                s.with_open(arg(a, 0), |h, acc| {
-                    interface_guard(acc, arg_u8(a, 1))?;
-                    h.kernel_driver_active(arg_u8(a, 1))
+        )
+        .func_wrap(
+            "[method]device-handle.claim-interface",
+            |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    interface_guard(acc, interface)?;
+                    h.claim_interface(interface)
                 })
-            })?;
-            abi::store_result_u8(c, ret, r.map(u8::from))
-        },
-    )
-    .func(
-        "[method]device-handle.alloc-streams",
-        &[I, I, I, I, I],
-        &[],
-        |c, a, _| {
-            let ret = arg(a, 4);
-            abi::check_area(c, ret, abi::RESULT_UNIT)?;
-            abi::check_range(c, arg(a, 2), arg(a, 3))?;
-            let r = with_state(c, |s| {
-                s.with_open(arg(a, 0), |_, _| {
-                    if arg(a, 3) > MAX_STREAM_ENDPOINTS {
-                        return Err(UsbError::InvalidParam);
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.release-interface",
+            |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    interface_guard(acc, interface)?;
+                    h.release_interface(interface)
+                })
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.set-interface-altsetting",
+            |c: &mut Caller<'_>, this: u32, interface: u8, alt: u8, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    interface_guard(acc, interface)?;
+                    h.set_alt_setting(interface, alt)
+                })
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.reset-device",
+            |c: &mut Caller<'_>, this: u32, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    whole_device_guard(acc, "reset-device")?;
+                    h.reset()
+                })
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.detach-kernel-driver",
+            |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    interface_guard(acc, interface)?;
+                    h.detach_kernel_driver(interface)
+                })
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.attach-kernel-driver",
+            |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
+                unit_call(c, this, ret, |h, acc| {
+                    interface_guard(acc, interface)?;
+                    h.attach_kernel_driver(interface)
+                })
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.clear-halt",
+            |c: &mut Caller<'_>, this: u32, endpoint: u8, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_UNIT)?;
+                let r = with_state(c, |s| {
+                    if !s.endpoint_allowed(this, endpoint)? {
+                        return s.with_open(this, |_, _| Err(UsbError::Access));
                     }
-                    log::warn!("usb: bulk streams are not supported by this backend");
-                    Err(UsbError::NotSupported)
+                    s.with_open(this, |h, _| h.clear_halt(endpoint))
+                })?;
+                abi::store_result_unit(c, ret, r)
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.kernel-driver-active",
+            |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_U8)?;
+                let r = with_state(c, |s| {
+                    s.with_open(this, |h, acc| {
+                        interface_guard(acc, interface)?;
+                        h.kernel_driver_active(interface)
+                    })
+                })?;
+                abi::store_result_u8(c, ret, r.map(u8::from))
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.alloc-streams",
+            |c: &mut Caller<'_>, this: u32, _num_streams: u32, eps: u32, eps_len: u32, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_UNIT)?;
+                abi::check_range(c, eps, eps_len)?;
+                let r = with_state(c, |s| {
+                    s.with_open(this, |_, _| {
+                        if eps_len > MAX_STREAM_ENDPOINTS {
+                            return Err(UsbError::InvalidParam);
+                        }
+                        log::warn!("usb: bulk streams are not supported by this backend");
+                        Err(UsbError::NotSupported)
+                    })
+                })?;
+                abi::store_result_unit(c, ret, r)
+            },
+        )
+        .func_wrap(
+            "[method]device-handle.free-streams",
+            |c: &mut Caller<'_>, this: u32, eps: u32, eps_len: u32, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_UNIT)?;
+                abi::check_range(c, eps, eps_len)?;
+                let r = with_state(c, |s| {
+                    s.with_open(this, |_, _| {
+                        if eps_len > MAX_STREAM_ENDPOINTS {
+                            return Err(UsbError::InvalidParam);
+                        }
+                        Err(UsbError::NotSupported)
+                    })
+                })?;
+                abi::store_result_unit(c, ret, r)
+            },
+        )
+        .func_wrap("[method]device-handle.new-transfer", new_transfer)
+        .func_wrap(
+            "[method]device-handle.close",
+            |c: &mut Caller<'_>, this: u32| {
+                with_state(c, |s| {
+                    let res = s.handle(this)?;
+                    // Dropping the backend handle releases its interfaces; transfers made
+                    // from it now fail with no-device.
+                    let old = lock(&res.handle).take();
+                    drop(old);
+                    Ok(())
                 })
-            })?;
-            abi::store_result_unit(c, ret, r)
-        },
-    )
-    .func(
-        "[method]device-handle.free-streams",
-        &[I, I, I, I],
-        &[],
-        |c, a, _| {
-            let ret = arg(a, 3);
-            abi::check_area(c, ret, abi::RESULT_UNIT)?;
-            abi::check_range(c, arg(a, 1), arg(a, 2))?;
-            let r = with_state(c, |s| {
-                s.with_open(arg(a, 0), |_, _| {
-                    if arg(a, 2) > MAX_STREAM_ENDPOINTS {
-                        return Err(UsbError::InvalidParam);
-                    }
-                    Err(UsbError::NotSupported)
+            },
+        )
+        .func_wrap(
+            "[resource-drop]usb-device",
+            |c: &mut Caller<'_>, this: u32| {
+                with_state(c, |s| s.table.delete::<DeviceRes>(this).map(drop))
+            },
+        )
+        .func_wrap(
+            "[resource-drop]device-handle",
+            |c: &mut Caller<'_>, this: u32| {
+                with_state(c, |s| {
+                    let res = s.table.delete::<HandleRes>(this)?;
+                    let old = lock(&res.handle).take();
+                    drop(old);
+                    Ok(())
                 })
-            })?;
-            abi::store_result_unit(c, ret, r)
-        },
-    )
-    .func(
-        "[method]device-handle.new-transfer",
-        &[I; 12],
-        &[],
-        |c, a, _| {
-            let ret = arg(a, 11);
-            abi::check_area(c, ret, abi::RESULT_HANDLE)?;
-            let kind = TransferType::from_discriminant(arg(a, 1)).ok_or_else(|| {
-                Trap::new(format!("invalid transfer-type discriminant {}", arg(a, 1)))
-            })?;
-            let setup = TransferSetup {
-                bm_request_type: arg_u8(a, 2),
-                b_request: arg_u8(a, 3),
-                w_value: arg_u16(a, 4),
-                w_index: arg_u16(a, 5),
-            };
-            // transfer-options: endpoint (7), timeout-ms (8), stream-id (9), iso-packets (10).
-            let r = with_state(c, |s| {
-                s.new_transfer(
-                    arg(a, 0),
-                    kind,
-                    setup,
-                    arg(a, 6),
-                    arg_u8(a, 7),
-                    arg(a, 8),
-                    arg(a, 9),
-                )
-            })?;
-            abi::store_result_handle(c, ret, r)
-        },
-    )
-    .func("[method]device-handle.close", &[I], &[], |c, a, _| {
-        with_state(c, |s| {
-            let res = s.handle(arg(a, 0))?;
-            // Dropping the backend handle releases its interfaces; transfers made from it
-            // now fail with no-device.
-            let old = lock(&res.handle).take();
-            drop(old);
-            Ok(())
-        })
-    })
-    .func("[resource-drop]usb-device", &[I], &[], |c, a, _| {
-        with_state(c, |s| {
-            s.device(arg(a, 0))?;
-            s.table.remove(arg(a, 0));
-            Ok(())
-        })
-    })
-    .func("[resource-drop]device-handle", &[I], &[], |c, a, _| {
-        with_state(c, |s| {
-            let h = arg(a, 0);
-            s.handle(h)?;
-            if let Some(Resource::Handle(res)) = s.table.remove(h) {
-                let old = lock(&res.handle).take();
-                drop(old);
-            }
-            Ok(())
-        })
-    })
+            },
+        )
+}
+
+/// `[method]device-handle.new-transfer(this, transfer-type, transfer-setup, buf-size,
+/// transfer-options) -> result<transfer, libusb-error>`, flattened: the setup record is
+/// four fields, the options record (endpoint, timeout-ms, stream-id, iso-packets) four more.
+#[allow(clippy::too_many_arguments)]
+fn new_transfer(
+    c: &mut Caller<'_>,
+    this: u32,
+    kind: u32,
+    bm_request_type: u8,
+    b_request: u8,
+    w_value: u16,
+    w_index: u16,
+    buf_size: u32,
+    endpoint: u8,
+    timeout_ms: u32,
+    stream_id: u32,
+    _iso_packets: u32,
+    ret: u32,
+) -> Result<(), Trap> {
+    abi::check_area(c, ret, abi::RESULT_HANDLE)?;
+    let kind = TransferType::from_discriminant(kind)
+        .ok_or_else(|| Trap::new(format!("invalid transfer-type discriminant {kind}")))?;
+    let setup = TransferSetup {
+        bm_request_type,
+        b_request,
+        w_value,
+        w_index,
+    };
+    let r = with_state(c, |s| {
+        s.new_transfer(this, kind, setup, buf_size, endpoint, timeout_ms, stream_id)
+    })?;
+    abi::store_result_handle(c, ret, r)
 }
 
 fn transfers_module() -> HostModule {
     HostModule::new(TRANSFERS_MODULE)
-        .func("[method]transfer.submit-transfer", &[I, I, I, I], &[], |c, a, _| {
-            let (h, ptr, len, ret) = (arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3));
-            abi::check_area(c, ret, abi::RESULT_UNIT)?;
-            abi::check_range(c, ptr, len)?;
-            let check = with_state(c, |s| -> Result<UsbResult<bool>, Trap> {
+        .func_wrap("[method]transfer.submit-transfer", submit_transfer)
+        .func_wrap(
+            "[method]transfer.cancel-transfer",
+            |c: &mut Caller<'_>, this: u32, ret: u32| {
+                abi::check_area(c, ret, abi::RESULT_UNIT)?;
+                let r = with_state(c, |s| -> Result<UsbResult<()>, Trap> {
+                    let t = s.transfer_mut(this)?;
+                    Ok(match t.state {
+                        TransferState::Created => Err(UsbError::NotFound),
+                        TransferState::Submitted(id) => match lock(&t.handle).as_mut() {
+                            Some(dev) => dev.cancel(id),
+                            None => Err(UsbError::NoDevice),
+                        },
+                    })
+                })?;
+                abi::store_result_unit(c, ret, r)
+            },
+        )
+        .func_wrap("await-transfer", await_transfer)
+        .func_wrap(
+            "[resource-drop]transfer",
+            |c: &mut Caller<'_>, this: u32| {
+                with_state(c, |s| s.table.delete::<TransferRes>(this).map(drop))
+            },
+        )
+}
+
+fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> Result<(), Trap> {
+    abi::check_area(c, ret, abi::RESULT_UNIT)?;
+    abi::check_range(c, ptr, len)?;
+    let check = with_state(c, |s| -> Result<UsbResult<bool>, Trap> {
+        let t = s.transfer_mut(h)?;
+        if matches!(t.state, TransferState::Submitted(_)) {
+            return Ok(Err(UsbError::Busy));
+        }
+        let is_in = t.is_in();
+        if !is_in && len != t.buf_size {
+            log::debug!(
+                "usb: OUT transfer data is {len} bytes, the transfer was created for {}",
+                t.buf_size
+            );
+            return Ok(Err(UsbError::InvalidParam));
+        }
+        Ok(Ok(is_in))
+    })?;
+    let r = match check {
+        Err(e) => Err(e),
+        Ok(is_in) => {
+            // IN transfers ignore the data (as libusb's wasmtime host does); OUT data is
+            // exactly buf-size bytes, which is bounded.
+            let data = if is_in { Vec::new() } else { c.read(ptr, len)? };
+            with_state(c, |s| -> Result<UsbResult<()>, Trap> {
                 let t = s.transfer_mut(h)?;
-                if matches!(t.state, TransferState::Submitted(_)) {
-                    return Ok(Err(UsbError::Busy));
-                }
-                let is_in = t.is_in();
-                if !is_in && len != t.buf_size {
-                    log::debug!("usb: OUT transfer data is {len} bytes, the transfer was created for {}", t.buf_size);
-                    return Ok(Err(UsbError::InvalidParam));
-                }
-                Ok(Ok(is_in))
-            })?;
-            let r = match check {
-                Err(e) => Err(e),
-                Ok(is_in) => {
-                    // IN transfers ignore the data (as libusb's wasmtime host does); OUT data
-                    // is exactly buf-size bytes, which is bounded.
-                    let data = if is_in { Vec::new() } else { c.read(ptr, len)? };
-                    with_state(c, |s| -> Result<UsbResult<()>, Trap> {
-                        let t = s.transfer_mut(h)?;
-                        let req = TransferRequest {
-                            kind: t.kind,
-                            setup: t.setup,
-                            endpoint: t.endpoint,
-                            length: t.buf_size as usize,
-                            data,
-                            timeout: t.timeout,
-                        };
-                        let submitted = match lock(&t.handle).as_mut() {
-                            Some(dev) => dev.submit(req),
-                            None => Err(UsbError::NoDevice),
-                        };
-                        Ok(submitted.map(|id| t.state = TransferState::Submitted(id)))
-                    })?
-                }
-            };
-            abi::store_result_unit(c, ret, r)
-        })
-        .func("[method]transfer.cancel-transfer", &[I, I], &[], |c, a, _| {
-            let ret = arg(a, 1);
-            abi::check_area(c, ret, abi::RESULT_UNIT)?;
-            let r = with_state(c, |s| -> Result<UsbResult<()>, Trap> {
-                let t = s.transfer_mut(arg(a, 0))?;
-                Ok(match t.state {
-                    TransferState::Created => Err(UsbError::NotFound),
-                    TransferState::Submitted(id) => match lock(&t.handle).as_mut() {
-                        Some(dev) => dev.cancel(id),
-                        None => Err(UsbError::NoDevice),
-                    },
-                })
-            })?;
-            abi::store_result_unit(c, ret, r)
-        })
-        .func("await-transfer", &[I, I], &[], |c, a, _| {
-            let (h, ret) = (arg(a, 0), arg(a, 1));
-            abi::check_area(c, ret, abi::RESULT_LIST)?;
-            let r = with_state(c, |s| -> Result<UsbResult<Vec<u8>>, Trap> {
-                s.transfer_mut(h)?;
-                // `own<transfer>`: the handle moves to the host whatever the outcome.
-                let Some(Resource::Transfer(mut t)) = s.table.remove(h) else {
-                    unreachable!("checked above")
+                let req = TransferRequest {
+                    kind: t.kind,
+                    setup: t.setup,
+                    endpoint: t.endpoint,
+                    length: t.buf_size as usize,
+                    data,
+                    timeout: t.timeout,
                 };
-                let r = match t.state {
-                    TransferState::Created => Err(UsbError::NotFound),
-                    TransferState::Submitted(id) => {
-                        t.state = TransferState::Created; // waited for: nothing to discard
-                        match lock(&t.handle).as_mut() {
-                            Some(dev) => dev.wait(id),
-                            None => Err(UsbError::NoDevice),
-                        }
-                    }
+                let submitted = match lock(&t.handle).as_mut() {
+                    Some(dev) => dev.submit(req),
+                    None => Err(UsbError::NoDevice),
                 };
-                Ok(r)
-            })?;
-            let lowered = match r {
-                Ok(data) => Ok(abi::lower_bytes(c, &data)?),
-                Err(e) => Err(e),
-            };
-            abi::store_result_list(c, ret, lowered)
-        })
-        .func("[resource-drop]transfer", &[I], &[], |c, a, _| {
-            with_state(c, |s| {
-                s.transfer_mut(arg(a, 0))?;
-                s.table.remove(arg(a, 0));
-                Ok(())
-            })
-        })
+                Ok(submitted.map(|id| t.state = TransferState::Submitted(id)))
+            })?
+        }
+    };
+    abi::store_result_unit(c, ret, r)
+}
+
+fn await_transfer(c: &mut Caller<'_>, h: u32, ret: u32) -> Result<(), Trap> {
+    abi::check_area(c, ret, abi::RESULT_LIST)?;
+    let r = with_state(c, |s| -> Result<UsbResult<Vec<u8>>, Trap> {
+        // `own<transfer>`: the handle moves to the host whatever the outcome.
+        let mut t = s.table.delete::<TransferRes>(h)?;
+        let r = match t.state {
+            TransferState::Created => Err(UsbError::NotFound),
+            TransferState::Submitted(id) => {
+                t.state = TransferState::Created; // waited for: nothing to discard
+                match lock(&t.handle).as_mut() {
+                    Some(dev) => dev.wait(id),
+                    None => Err(UsbError::NoDevice),
+                }
+            }
+        };
+        Ok(r)
+    })?;
+    let lowered = match r {
+        Ok(data) => Ok(abi::lower_bytes(c, &data)?),
+        Err(e) => Err(e),
+    };
+    abi::store_result_list(c, ret, lowered)
 }
 
 fn hotplug_module() -> HostModule {
     HostModule::new(HOTPLUG_MODULE)
-        .func("enable-hotplug", &[I], &[], |c, a, _| {
-            let ret = arg(a, 0);
+        .func_wrap("enable-hotplug", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::RESULT_UNIT)?;
             let r = with_state(c, |s| s.backend.enable_hotplug());
             abi::store_result_unit(c, ret, r)
         })
-        .func("poll-events", &[I], &[], |c, a, _| {
-            let ret = arg(a, 0);
+        .func_wrap("poll-events", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::LIST_RET)?;
             let encoded = with_state(c, |s| s.hotplug_events())?;
             let (ptr, len) =
@@ -945,68 +861,15 @@ fn hotplug_module() -> HostModule {
         })
 }
 
-/// Names and core signatures of every native, for tests against the WIT.
-pub fn signatures() -> BTreeMap<(&'static str, &'static str), usize> {
+/// `(module, name) -> number of flat parameters` of every native, read off the host
+/// modules themselves (for tests against the WIT).
+pub fn signatures() -> BTreeMap<(String, String), usize> {
     let mut m = BTreeMap::new();
-    for (module, name, params) in [
-        (DEVICE_MODULE, "init", 1),
-        (DEVICE_MODULE, "list-devices", 1),
-        (DEVICE_MODULE, "[method]usb-device.open", 2),
-        (
-            DEVICE_MODULE,
-            "[method]usb-device.get-configuration-descriptor",
-            3,
-        ),
-        (
-            DEVICE_MODULE,
-            "[method]usb-device.get-configuration-descriptor-by-value",
-            3,
-        ),
-        (
-            DEVICE_MODULE,
-            "[method]usb-device.get-active-configuration-descriptor",
-            2,
-        ),
-        (DEVICE_MODULE, "[method]device-handle.get-configuration", 2),
-        (DEVICE_MODULE, "[method]device-handle.set-configuration", 4),
-        (DEVICE_MODULE, "[method]device-handle.claim-interface", 3),
-        (DEVICE_MODULE, "[method]device-handle.release-interface", 3),
-        (
-            DEVICE_MODULE,
-            "[method]device-handle.set-interface-altsetting",
-            4,
-        ),
-        (DEVICE_MODULE, "[method]device-handle.clear-halt", 3),
-        (DEVICE_MODULE, "[method]device-handle.reset-device", 2),
-        (DEVICE_MODULE, "[method]device-handle.alloc-streams", 5),
-        (DEVICE_MODULE, "[method]device-handle.free-streams", 4),
-        (
-            DEVICE_MODULE,
-            "[method]device-handle.kernel-driver-active",
-            3,
-        ),
-        (
-            DEVICE_MODULE,
-            "[method]device-handle.detach-kernel-driver",
-            3,
-        ),
-        (
-            DEVICE_MODULE,
-            "[method]device-handle.attach-kernel-driver",
-            3,
-        ),
-        (DEVICE_MODULE, "[method]device-handle.new-transfer", 12),
-        (DEVICE_MODULE, "[method]device-handle.close", 1),
-        (DEVICE_MODULE, "[resource-drop]usb-device", 1),
-        (DEVICE_MODULE, "[resource-drop]device-handle", 1),
-        (TRANSFERS_MODULE, "[method]transfer.submit-transfer", 4),
-        (TRANSFERS_MODULE, "[method]transfer.cancel-transfer", 2),
-        (TRANSFERS_MODULE, "await-transfer", 2),
-        (TRANSFERS_MODULE, "[resource-drop]transfer", 1),
-        (HOTPLUG_MODULE, "enable-hotplug", 1),
-        (HOTPLUG_MODULE, "poll-events", 1),
-    ] {
-        m.insert((module, name), params);
+    for module in host_modules() {
+        for (name, sig) in module.functions() {
+            let params = sig[1..sig.find(')').expect("signature has a ')'")].len();
+            m.insert((module.name().to_string(), name.to_string()), params);
+        }
     }
     m
 }
@@ -1016,32 +879,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_reserves_zero_and_reuses_slots() {
-        let mut t = Table::default();
-        let dummy = || {
-            Resource::Device(DeviceRes {
-                info: DeviceInfo {
-                    key: 1,
-                    descriptor: crate::sim::model::test_device().descriptor,
-                    bus: 1,
-                    address: 2,
-                    ports: vec![1],
-                    speed: UsbSpeed::High,
-                },
-                access: DeviceAccess::All,
-            })
+    fn table_never_reuses_handles_and_is_bounded() {
+        let mut t = ResourceTable::new(MAX_RESOURCES);
+        let dummy = || DeviceRes {
+            info: DeviceInfo {
+                key: 1,
+                descriptor: crate::sim::model::test_device().descriptor,
+                bus: 1,
+                address: 2,
+                ports: vec![1],
+                speed: UsbSpeed::High,
+            },
+            access: DeviceAccess::All,
         };
-        let a = t.insert(dummy()).unwrap();
-        let b = t.insert(dummy()).unwrap();
+        let a = insert(&mut t, dummy()).unwrap();
+        let b = insert(&mut t, dummy()).unwrap();
         assert_eq!((a, b), (1, 2));
-        assert!(t.get(0).is_none());
-        assert!(t.remove(a).is_some());
-        assert!(t.remove(a).is_none(), "double drop is detected");
-        assert_eq!(t.insert(dummy()).unwrap(), a);
-        assert_eq!(t.live, 2);
+        assert!(t.get::<DeviceRes>(0).is_err());
+        assert!(t.delete::<DeviceRes>(a).is_ok());
+        assert!(t.delete::<DeviceRes>(a).is_err(), "double drop is detected");
+        assert_eq!(
+            insert(&mut t, dummy()).unwrap(),
+            3,
+            "handle 1 is not reused"
+        );
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t.get::<TransferRes>(b).err().unwrap().message(),
+            "handle 2 is a usb-device, not a transfer"
+        );
         for _ in 2..MAX_RESOURCES {
-            t.insert(dummy()).unwrap();
+            insert(&mut t, dummy()).unwrap();
         }
-        assert_eq!(t.insert(dummy()).err(), Some(UsbError::NoMem));
+        assert_eq!(insert(&mut t, dummy()).err(), Some(UsbError::NoMem));
     }
 }

@@ -31,6 +31,165 @@ impl ValType {
 pub type HostFunc =
     dyn Fn(&mut Caller<'_>, &[u64], &mut [u64]) -> Result<(), Trap> + Send + Sync + 'static;
 
+/// A Rust type that is one core-wasm value of a host function: which [`ValType`] it is, and
+/// how it sits in a raw native's 64-bit slot (32-bit values in the low half).
+pub trait WasmTy: Sized + 'static {
+    const TYPE: ValType;
+    fn from_slot(slot: u64) -> Self;
+    fn into_slot(self) -> u64;
+}
+
+impl WasmTy for u32 {
+    const TYPE: ValType = ValType::I32;
+    fn from_slot(slot: u64) -> Self {
+        slot as u32
+    }
+    fn into_slot(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+/// A `u8` parameter is its flat `i32` lifted as the canonical ABI does: the low 8 bits.
+impl WasmTy for u8 {
+    const TYPE: ValType = ValType::I32;
+    fn from_slot(slot: u64) -> Self {
+        slot as u8
+    }
+    fn into_slot(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+/// A `u16` parameter: the low 16 bits of its flat `i32` (canonical ABI lift).
+impl WasmTy for u16 {
+    const TYPE: ValType = ValType::I32;
+    fn from_slot(slot: u64) -> Self {
+        slot as u16
+    }
+    fn into_slot(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl WasmTy for i32 {
+    const TYPE: ValType = ValType::I32;
+    fn from_slot(slot: u64) -> Self {
+        slot as u32 as i32
+    }
+    fn into_slot(self) -> u64 {
+        u64::from(self as u32)
+    }
+}
+
+impl WasmTy for u64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_slot(slot: u64) -> Self {
+        slot
+    }
+    fn into_slot(self) -> u64 {
+        self
+    }
+}
+
+impl WasmTy for i64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_slot(slot: u64) -> Self {
+        slot as i64
+    }
+    fn into_slot(self) -> u64 {
+        self as u64
+    }
+}
+
+impl WasmTy for f32 {
+    const TYPE: ValType = ValType::F32;
+    fn from_slot(slot: u64) -> Self {
+        f32::from_bits(slot as u32)
+    }
+    fn into_slot(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+}
+
+impl WasmTy for f64 {
+    const TYPE: ValType = ValType::F64;
+    fn from_slot(slot: u64) -> Self {
+        f64::from_bits(slot)
+    }
+    fn into_slot(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+/// What a typed host function returns: nothing, or one core-wasm value.
+pub trait WasmRet: 'static {
+    const TYPES: &'static [ValType];
+    fn store(self, results: &mut [u64]);
+}
+
+impl WasmRet for () {
+    const TYPES: &'static [ValType] = &[];
+    fn store(self, _: &mut [u64]) {}
+}
+
+impl<T: WasmTy> WasmRet for T {
+    const TYPES: &'static [ValType] = &[T::TYPE];
+    fn store(self, results: &mut [u64]) {
+        results[0] = self.into_slot();
+    }
+}
+
+/// A closure `Fn(&mut Caller, P1, .., Pn) -> Result<R, Trap>` with [`WasmTy`] parameters and
+/// a [`WasmRet`] result: its wasm signature follows from its types
+/// ([`HostModule::func_wrap`]).
+pub trait IntoHostFunc<Params, R>: Send + Sync + 'static {
+    /// The parameter types, in order.
+    const PARAMS: &'static [ValType];
+    /// The result types (none or one).
+    const RESULTS: &'static [ValType];
+    /// The slot-level body the trampoline calls.
+    fn into_host_func(self) -> Box<HostFunc>;
+}
+
+macro_rules! into_host_func {
+    ($($p:ident)*) => {
+        #[allow(non_snake_case)]
+        impl<F, R, $($p,)*> IntoHostFunc<($($p,)*), R> for F
+        where
+            F: Fn(&mut Caller<'_>, $($p),*) -> Result<R, Trap> + Send + Sync + 'static,
+            R: WasmRet,
+            $($p: WasmTy,)*
+        {
+            const PARAMS: &'static [ValType] = &[$($p::TYPE),*];
+            const RESULTS: &'static [ValType] = R::TYPES;
+            fn into_host_func(self) -> Box<HostFunc> {
+                Box::new(move |caller, args, results| {
+                    // The trampoline passes exactly one slot per parameter.
+                    #[allow(unused_variables, unused_mut)]
+                    let mut slots = args.iter().copied();
+                    $(let $p = $p::from_slot(slots.next().unwrap_or(0));)*
+                    self(caller, $($p),*)?.store(results);
+                    Ok(())
+                })
+            }
+        }
+    };
+}
+
+into_host_func!();
+into_host_func!(P1);
+into_host_func!(P1 P2);
+into_host_func!(P1 P2 P3);
+into_host_func!(P1 P2 P3 P4);
+into_host_func!(P1 P2 P3 P4 P5);
+into_host_func!(P1 P2 P3 P4 P5 P6);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7 P8);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7 P8 P9);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7 P8 P9 P10);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7 P8 P9 P10 P11);
+into_host_func!(P1 P2 P3 P4 P5 P6 P7 P8 P9 P10 P11 P12);
+
 struct FuncEntry {
     func: Box<HostFunc>,
     n_params: usize,
@@ -60,11 +219,38 @@ impl HostModule {
         &self.name
     }
 
-    /// Adds a function. Panics if more than one result is given (core wasm MVP natives).
-    pub fn func<F>(mut self, name: &str, params: &[ValType], results: &[ValType], func: F) -> Self
+    /// Adds a typed function: its wasm signature comes from the closure's parameter and
+    /// result types, e.g. `|c: &mut Caller<'_>, this: u32, len: u64| -> Result<(), Trap>`
+    /// is `(i32 i64)`. An `Err` or a panic traps.
+    pub fn func_wrap<P, R, F: IntoHostFunc<P, R>>(self, name: &str, func: F) -> Self {
+        self.push(name, F::PARAMS, F::RESULTS, func.into_host_func())
+    }
+
+    /// Adds a function over raw slots, with the signature given separately (for code that
+    /// builds host functions at run time). Panics if more than one result is given (core
+    /// wasm MVP natives).
+    pub fn func<F>(self, name: &str, params: &[ValType], results: &[ValType], func: F) -> Self
     where
         F: Fn(&mut Caller<'_>, &[u64], &mut [u64]) -> Result<(), Trap> + Send + Sync + 'static,
     {
+        self.push(name, params, results, Box::new(func))
+    }
+
+    /// The functions added so far: `(name, WAMR signature)`, e.g. `("[method]i2c.read",
+    /// "(iiIi)")`, in the order they were added (for tests against the WIT).
+    pub fn functions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.funcs
+            .iter()
+            .map(|(n, sig, _)| (n.as_str(), sig.as_str()))
+    }
+
+    fn push(
+        mut self,
+        name: &str,
+        params: &[ValType],
+        results: &[ValType],
+        func: Box<HostFunc>,
+    ) -> Self {
         assert!(
             results.len() <= 1,
             "host function {name}: at most one result"
@@ -74,7 +260,7 @@ impl HostModule {
         sig.push(')');
         sig.extend(results.iter().map(|t| t.letter()));
         let entry = FuncEntry {
-            func: Box::new(func),
+            func,
             n_params: params.len(),
             n_results: results.len(),
             name: format!("{}::{name}", self.name),
@@ -157,4 +343,66 @@ unsafe extern "C" fn trampoline(exec_env: sys::wasm_exec_env_t, args: *mut u64) 
     };
     log::debug!("host function {} trapped: {trap}", entry.name);
     crate::caller::raise(exec_env, trap.message());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_follow_the_closure_types() {
+        let m = HostModule::new("test:host/typed")
+            .func_wrap("none", |_: &mut Caller<'_>| -> Result<(), Trap> { Ok(()) })
+            .func_wrap(
+                "read",
+                |_: &mut Caller<'_>,
+                 _this: u32,
+                 _addr: u32,
+                 _len: u64,
+                 _ret: u32|
+                 -> Result<(), Trap> { Ok(()) },
+            )
+            .func_wrap(
+                "mix",
+                |_: &mut Caller<'_>, _a: i32, _b: i64, _c: f32, _d: f64| -> Result<f64, Trap> {
+                    Ok(0.0)
+                },
+            )
+            .func("raw", &[ValType::I32], &[ValType::I64], |_, _, _| Ok(()));
+        let sigs: Vec<_> = m.functions().collect();
+        assert_eq!(
+            sigs,
+            [
+                ("none", "()"),
+                ("read", "(iiIi)"),
+                ("mix", "(iIfF)F"),
+                ("raw", "(i)I")
+            ]
+        );
+    }
+
+    #[test]
+    fn slots_convert_both_ways() {
+        assert_eq!(i32::from_slot(0xffff_ffff), -1);
+        assert_eq!(
+            i32::from_slot(0x1_0000_0005),
+            5,
+            "only the low 32 bits of an i32 slot"
+        );
+        assert_eq!((-1i32).into_slot(), 0xffff_ffff);
+        assert_eq!(u32::from_slot(0xdead_beef_0000_0007), 7);
+        assert_eq!(
+            u8::from_slot(0x1ff),
+            0xff,
+            "canonical ABI lift of a u8: low 8 bits"
+        );
+        assert_eq!(u16::from_slot(0x1_2345), 0x2345);
+        assert_eq!(i64::from_slot(u64::MAX), -1);
+        assert_eq!(f32::from_slot(u64::from(1.5f32.to_bits())), 1.5);
+        assert_eq!(2.25f64.into_slot(), 2.25f64.to_bits());
+        let mut r = [0u64];
+        7u32.store(&mut r);
+        assert_eq!(r, [7]);
+        ().store(&mut []);
+    }
 }

@@ -2,7 +2,7 @@
 //! which have the compiler.
 
 use wasi_hw_runtime::{
-    Engine, Error, HostModule, Instance, InstanceConfig, Module, ModuleKind, Trap, Val, ValType,
+    Caller, Engine, Error, HostModule, Instance, InstanceConfig, Module, ModuleKind, Trap, Val,
 };
 
 fn module(wat: &str) -> Module {
@@ -103,29 +103,29 @@ fn host_functions_see_memory_state_and_can_trap() {
         .register_host_module(
             HostModule::new("test:host/engine")
                 // sum(ptr, len) -> i64: adds up guest bytes, counting calls in host state.
-                .func(
+                .func_wrap(
                     "sum",
-                    &[ValType::I32, ValType::I32],
-                    &[ValType::I64],
-                    |caller, args, results| {
-                        let bytes = caller.read(args[0] as u32, args[1] as u32)?;
+                    |caller: &mut Caller<'_>, ptr: u32, len: u32| -> Result<u64, Trap> {
+                        let bytes = caller.read(ptr, len)?;
                         caller
                             .data::<Counter>()
                             .ok_or_else(|| Trap::new("no counter"))?
                             .0 += 1;
-                        results[0] = bytes.iter().map(|&b| u64::from(b)).sum();
-                        Ok(())
+                        Ok(bytes.iter().map(|&b| u64::from(b)).sum())
                     },
                 )
                 // wide(i32, i32, i64, i32): the armv7 problem signature, echoed back to memory.
-                .func(
+                .func_wrap(
                     "wide",
-                    &[ValType::I32, ValType::I32, ValType::I64, ValType::I32],
-                    &[],
-                    |caller, args, _| {
-                        caller.write_u32(args[3] as u32, args[0] as u32)?;
-                        caller.write_u32(args[3] as u32 + 4, args[1] as u32)?;
-                        caller.write_u64(args[3] as u32 + 8, args[2])
+                    |caller: &mut Caller<'_>,
+                     a: u32,
+                     b: u32,
+                     c: u64,
+                     out: u32|
+                     -> Result<(), Trap> {
+                        caller.write_u32(out, a)?;
+                        caller.write_u32(out + 4, b)?;
+                        caller.write_u64(out + 8, c)
                     },
                 ),
         )
@@ -197,18 +197,15 @@ fn wasi_command_gets_args_env_and_exit_code() {
 fn realloc_is_reused_and_sees_grown_memory() {
     let engine = Engine::new().unwrap();
     engine
-        .register_host_module(HostModule::new("test:host/realloc").func(
+        .register_host_module(HostModule::new("test:host/realloc").func_wrap(
             "fill",
-            &[ValType::I32],
-            &[ValType::I32],
-            |c, a, r| {
+            |c: &mut Caller<'_>, len: u32| -> Result<u32, Trap> {
                 let size = c.memory_size() as u32;
                 // Touch memory first, so the pre-realloc size is what the caller saw.
                 c.write(size - 1, &[1])?;
-                let p = c.realloc(1, a[0] as u32)?;
-                c.write(p, &vec![0xab; a[0] as usize])?;
-                r[0] = u64::from(p);
-                Ok(())
+                let p = c.realloc(1, len)?;
+                c.write(p, &vec![0xab; len as usize])?;
+                Ok(p)
             },
         ))
         .unwrap();
