@@ -209,8 +209,10 @@ mod tests {
         t.delete::<Delay>(b).unwrap();
         t.push(Delay).unwrap();
 
-        let mut t = ResourceTable::default();
-        t.next = u32::MAX - 1;
+        let mut t = ResourceTable {
+            next: u32::MAX - 1,
+            ..ResourceTable::default()
+        };
         assert_eq!(t.push(Delay), Ok(u32::MAX - 1));
         assert_eq!(t.push(Delay), Err(TableError::Exhausted));
         assert_eq!(TableError::Exhausted.to_string(), "handle space exhausted");
