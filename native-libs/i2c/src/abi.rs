@@ -96,14 +96,6 @@ pub fn result_handle(r: Result<u32, ErrorCode>) -> [u8; 8] {
     b
 }
 
-/// One element of a `list<u8>` list: (ptr, len).
-pub fn list_elem(ptr: u32, len: u32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0..4].copy_from_slice(&ptr.to_le_bytes());
-    b[4..8].copy_from_slice(&len.to_le_bytes());
-    b
-}
-
 /// An `operation` as it lies in guest memory; `write` still points into the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawOperation {
@@ -209,7 +201,6 @@ mod tests {
             result_handle(Err(ErrorCode::Other)),
             [1, 0, 0, 0, 4, 0, 0, 0]
         );
-        assert_eq!(list_elem(0x10, 3), [0x10, 0, 0, 0, 3, 0, 0, 0]);
         assert_eq!(RESULT_LIST_SIZE as usize, result_list_ok(0, 0).len());
         assert_eq!(RESULT_UNIT_SIZE as usize, result_unit(Ok(())).len());
         assert_eq!(RESULT_HANDLE_SIZE as usize, result_handle(Ok(0)).len());

@@ -26,7 +26,7 @@ use crate::linux::LinuxI2c;
 use crate::sim::SimBus;
 use std::time::Duration;
 use wasi_hw_policy::i2c::{I2cGrantError, I2cPolicy};
-use wasi_hw_runtime::{Caller, Engine, HostModule, Resource, ResourceTable, Trap};
+use wasi_hw_runtime::{cabi, Caller, Engine, HostModule, Resource, ResourceTable, Trap};
 
 pub const I2C_MODULE: &str = "wasi:i2c/i2c@0.2.0-draft";
 pub const DELAY_MODULE: &str = "wasi:i2c/delay@0.2.0-draft";
@@ -291,17 +291,6 @@ fn host<'a>(caller: &'a mut Caller<'_>) -> Result<&'a mut I2cHost, Trap> {
         .ok_or_else(|| Trap::new("wasi:i2c: no I2C host state installed on this instance"))
 }
 
-/// The canonical ABI requires result areas to be aligned; checking bounds up front means a
-/// bad `retptr` traps before the bus is touched.
-fn check_retptr(caller: &Caller<'_>, retptr: u32, size: u32, align: u32) -> Result<(), Trap> {
-    if !retptr.is_multiple_of(align) {
-        return Err(Trap::new(format!(
-            "misaligned result pointer {retptr:#x} (needs {align}-byte alignment)"
-        )));
-    }
-    caller.check_range(retptr, size)
-}
-
 /// The checks every `[method]i2c.*` call starts with, in this order, before any bus
 /// traffic: the handle names an i2c resource, and the return area is aligned and in bounds.
 /// Returns the handle's bus.
@@ -312,17 +301,8 @@ fn begin_method(
     (size, align): (u32, u32),
 ) -> Result<usize, Trap> {
     let bus = host(caller)?.bus_of(handle)?;
-    check_retptr(caller, retptr, size, align)?;
+    cabi::check_area(caller, retptr, (size, align))?;
     Ok(bus)
-}
-
-/// Copies `data` into a fresh guest allocation; returns its pointer.
-fn store_bytes(caller: &mut Caller<'_>, data: &[u8]) -> Result<u32, Trap> {
-    // `data` is bounded by Limits::max_transfer, so the length fits in u32.
-    let len = data.len() as u32;
-    let ptr = caller.realloc(1, len)?;
-    caller.write(ptr, data)?;
-    Ok(ptr)
 }
 
 fn store_list_result(
@@ -332,8 +312,8 @@ fn store_list_result(
 ) -> Result<(), Trap> {
     let bytes = match r {
         Ok(data) => {
-            let ptr = store_bytes(caller, &data)?;
-            abi::result_list_ok(ptr, data.len() as u32)
+            let (ptr, len) = cabi::lower_bytes(caller, &data)?;
+            abi::result_list_ok(ptr, len)
         }
         Err(e) => abi::result_list_err(e),
     };
@@ -498,15 +478,14 @@ fn i2c_transaction(
     // One list per operation: the bytes read, or an empty list for a write.
     let mut elems = Vec::with_capacity(owned.len() * abi::LIST_SIZE as usize);
     for o in &owned {
-        let (ptr, len) = match o {
-            OwnedOp::Read(b) => (store_bytes(caller, b)?, b.len() as u32),
-            OwnedOp::Write(_) => (caller.realloc(1, 0)?, 0),
+        let list = match o {
+            OwnedOp::Read(b) => cabi::lower_bytes(caller, b)?,
+            OwnedOp::Write(_) => cabi::lower_bytes(caller, &[])?,
         };
-        elems.extend_from_slice(&abi::list_elem(ptr, len));
+        elems.extend_from_slice(&cabi::encode_list(list));
     }
-    let outer = caller.realloc(abi::LIST_ALIGN, elems.len() as u32)?;
-    caller.write(outer, &elems)?;
-    caller.write(retptr, &abi::result_list_ok(outer, owned.len() as u32))
+    let (outer, n) = cabi::lower_array(caller, &elems, abi::LIST_SIZE, abi::LIST_ALIGN)?;
+    caller.write(retptr, &abi::result_list_ok(outer, n))
 }
 
 fn i2c_drop(caller: &mut Caller<'_>, handle: u32) -> Result<(), Trap> {
@@ -525,11 +504,10 @@ fn delay_drop(caller: &mut Caller<'_>, handle: u32) -> Result<(), Trap> {
 }
 
 fn open_i2c(caller: &mut Caller<'_>, ptr: u32, len: u32, retptr: u32) -> Result<(), Trap> {
-    check_retptr(
+    cabi::check_area(
         caller,
         retptr,
-        abi::RESULT_HANDLE_SIZE,
-        abi::RESULT_HANDLE_ALIGN,
+        (abi::RESULT_HANDLE_SIZE, abi::RESULT_HANDLE_ALIGN),
     )?;
     let max = host(caller)?.limits.max_name_len;
     let r = if len > max {

@@ -31,7 +31,7 @@
 //! | result<configuration-descriptor, E> | 20 | 4 | disc 0, descriptor/error 4                                         |
 //! | list<…> (poll-events ret) | 8    | 4     | ptr 0, len 4                                                           |
 
-use wasi_hw_runtime::{Caller, Trap};
+use wasi_hw_runtime::Trap;
 
 use crate::backend::DeviceInfo;
 use crate::descriptors::{
@@ -58,55 +58,11 @@ pub const RESULT_LIST: (u32, u32) = (12, 4);
 pub const RESULT_CONFIG: (u32, u32) = (20, 4);
 pub const LIST_RET: (u32, u32) = (8, 4);
 
-/// Guest memory as the lowering code needs it: bounds-checked writes and `cabi_realloc`.
-pub trait GuestMem {
-    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap>;
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap>;
-    fn memory_size(&self) -> u64;
-}
-
-impl GuestMem for Caller<'_> {
-    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap> {
-        Caller::write(self, ptr, bytes)
-    }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-        self.realloc(align, size)
-    }
-    fn memory_size(&self) -> u64 {
-        Caller::memory_size(self)
-    }
-}
-
-/// Traps unless `[ptr, ptr+size)` is in linear memory and `ptr` is aligned, as the canonical
-/// ABI requires of a return area (checked before any side effect).
-pub fn check_area(mem: &dyn GuestMem, ptr: u32, (size, align): (u32, u32)) -> Result<(), Trap> {
-    if !ptr.is_multiple_of(align) {
-        return Err(Trap::new(format!(
-            "misaligned return pointer {ptr:#x} (needs {align}-byte alignment)"
-        )));
-    }
-    check_range(mem, ptr, size)
-}
-
-/// Traps unless `[ptr, ptr+len)` lies in linear memory (no copy).
-pub fn check_range(mem: &dyn GuestMem, ptr: u32, len: u32) -> Result<(), Trap> {
-    if u64::from(ptr) + u64::from(len) > mem.memory_size() {
-        return Err(Trap::new(format!(
-            "out of bounds memory access: guest buffer {ptr:#x}+{len} outside linear memory of {} bytes",
-            mem.memory_size()
-        )));
-    }
-    Ok(())
-}
-
-/// Allocates `count` elements of `size`/`align` in the guest (the empty list needs no call).
-fn alloc_array(mem: &mut dyn GuestMem, count: usize, size: u32, align: u32) -> Result<u32, Trap> {
-    let bytes = u32::try_from(count)
-        .ok()
-        .and_then(|c| c.checked_mul(size))
-        .ok_or_else(|| Trap::new("list too large for a 32-bit guest"))?;
-    mem.alloc(align, bytes)
-}
+// The canonical-ABI pieces every library shares (return-area checks, list lowering) are
+// the engine's; this module adds the layouts of the `wasi:usb` types.
+pub use wasi_hw_runtime::cabi::{
+    alloc_array, check_area, lower_array, lower_bytes, GuestMemory as GuestMem,
+};
 
 pub fn device_descriptor_bytes(d: &DeviceDescriptor) -> [u8; 18] {
     let mut b = [0u8; 18];
@@ -257,28 +213,6 @@ pub fn store_result_list(
     mem.write(retptr, &b)
 }
 
-/// Lowers a `list<u8>` into fresh guest memory.
-pub fn lower_bytes(mem: &mut dyn GuestMem, data: &[u8]) -> Result<(u32, u32), Trap> {
-    let len =
-        u32::try_from(data.len()).map_err(|_| Trap::new("list too large for a 32-bit guest"))?;
-    let ptr = mem.alloc(1, len)?;
-    mem.write(ptr, data)?;
-    Ok((ptr, len))
-}
-
-/// Lowers an array of fixed-size elements already encoded back to back.
-pub fn lower_array(
-    mem: &mut dyn GuestMem,
-    encoded: &[u8],
-    elem_size: u32,
-    align: u32,
-) -> Result<(u32, u32), Trap> {
-    let count = encoded.len() / elem_size as usize;
-    let ptr = alloc_array(mem, count, elem_size, align)?;
-    mem.write(ptr, encoded)?;
-    Ok((ptr, count as u32))
-}
-
 /// Stores `result<configuration-descriptor, libusb-error>`.
 pub fn store_result_config(
     mem: &mut dyn GuestMem,
@@ -310,63 +244,11 @@ pub fn hotplug_elem(arrived: bool, info: &DeviceInfo, handle: u32) -> [u8; 12] {
 }
 
 #[cfg(test)]
-pub(crate) mod testing {
-    use super::*;
-
-    /// A linear memory in a Vec with a bump allocator at the top, for encoder tests.
-    pub struct FakeMem {
-        pub bytes: Vec<u8>,
-        pub next: u32,
-        pub allocs: Vec<(u32, u32, u32)>,
-    }
-
-    impl FakeMem {
-        pub fn new(size: usize) -> FakeMem {
-            FakeMem {
-                bytes: vec![0; size],
-                next: 1024,
-                allocs: Vec::new(),
-            }
-        }
-        pub fn u8(&self, at: u32) -> u8 {
-            self.bytes[at as usize]
-        }
-        pub fn u16(&self, at: u32) -> u16 {
-            u16::from_le_bytes([self.u8(at), self.u8(at + 1)])
-        }
-        pub fn u32(&self, at: u32) -> u32 {
-            u32::from_le_bytes(self.bytes[at as usize..at as usize + 4].try_into().unwrap())
-        }
-    }
-
-    impl GuestMem for FakeMem {
-        fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap> {
-            check_range(self, ptr, bytes.len() as u32)?;
-            self.bytes[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(bytes);
-            Ok(())
-        }
-        fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-            if size == 0 {
-                return Ok(align);
-            }
-            let p = self.next.div_ceil(align) * align;
-            self.next = p + size;
-            check_range(self, p, size)?;
-            self.allocs.push((p, align, size));
-            Ok(p)
-        }
-        fn memory_size(&self) -> u64 {
-            self.bytes.len() as u64
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::testing::FakeMem;
     use super::*;
     use crate::backend::UsbSpeed;
     use crate::sim::model;
+    use wasi_hw_runtime::cabi::BufferMemory as FakeMem;
 
     fn info() -> DeviceInfo {
         DeviceInfo {

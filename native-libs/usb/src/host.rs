@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use wasi_hw_policy::usb::{DeviceAccess, DeviceIdentity, UsbPolicy};
-use wasi_hw_runtime::{Caller, HostModule, Resource, ResourceTable, Trap};
+use wasi_hw_runtime::{cabi, Caller, HostModule, Resource, ResourceTable, Trap};
 
-use crate::abi::{self, GuestMem};
+use crate::abi;
 use crate::backend::*;
 use crate::descriptors::ConfigurationDescriptor;
 use crate::error::{UsbError, UsbResult};
@@ -648,7 +648,7 @@ fn device_module() -> HostModule {
             "[method]device-handle.alloc-streams",
             |c: &mut Caller<'_>, this: u32, _num_streams: u32, eps: u32, eps_len: u32, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_UNIT)?;
-                abi::check_range(c, eps, eps_len)?;
+                c.check_range(eps, eps_len)?;
                 let r = with_state(c, |s| {
                     s.with_open(this, |_, _| {
                         if eps_len > MAX_STREAM_ENDPOINTS {
@@ -665,7 +665,7 @@ fn device_module() -> HostModule {
             "[method]device-handle.free-streams",
             |c: &mut Caller<'_>, this: u32, eps: u32, eps_len: u32, ret: u32| {
                 abi::check_area(c, ret, abi::RESULT_UNIT)?;
-                abi::check_range(c, eps, eps_len)?;
+                c.check_range(eps, eps_len)?;
                 let r = with_state(c, |s| {
                     s.with_open(this, |_, _| {
                         if eps_len > MAX_STREAM_ENDPOINTS {
@@ -775,7 +775,7 @@ fn transfers_module() -> HostModule {
 
 fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> Result<(), Trap> {
     abi::check_area(c, ret, abi::RESULT_UNIT)?;
-    abi::check_range(c, ptr, len)?;
+    c.check_range(ptr, len)?;
     let check = with_state(c, |s| -> Result<UsbResult<bool>, Trap> {
         let t = s.transfer_mut(h)?;
         if matches!(t.state, TransferState::Submitted(_)) {
@@ -852,12 +852,9 @@ fn hotplug_module() -> HostModule {
         .func_wrap("poll-events", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::LIST_RET)?;
             let encoded = with_state(c, |s| s.hotplug_events())?;
-            let (ptr, len) =
+            let list =
                 abi::lower_array(c, &encoded, abi::HOTPLUG_ELEM_SIZE, abi::HOTPLUG_ELEM_ALIGN)?;
-            let mut b = [0u8; 8];
-            b[0..4].copy_from_slice(&ptr.to_le_bytes());
-            b[4..8].copy_from_slice(&len.to_le_bytes());
-            GuestMem::write(c, ret, &b)
+            c.write(ret, &cabi::encode_list(list))
         })
 }
 

@@ -138,9 +138,7 @@ impl Caller<'_> {
                 // SAFETY: ptr + len <= memory size, so the offset stays inside the allocation.
                 Ok(unsafe { base.add(ptr as usize) })
             }
-            _ => Err(Trap::new(format!(
-                "out of bounds memory access: guest buffer {ptr:#x}+{len} outside linear memory of {size} bytes"
-            ))),
+            _ => Err(crate::cabi::out_of_bounds(ptr, len, size)),
         }
     }
 

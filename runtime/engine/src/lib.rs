@@ -5,6 +5,7 @@
 //!
 //! All `unsafe` of the project's embedding lives in this crate, at the FFI seam.
 
+pub mod cabi;
 mod caller;
 mod engine;
 mod error;
