@@ -21,9 +21,10 @@
 
 pub mod abi;
 pub mod backend;
+mod ctx;
 pub mod descriptors;
 pub mod error;
-mod host;
+mod natives;
 #[cfg(target_os = "linux")]
 pub mod nusb_backend;
 pub mod sim;
@@ -32,10 +33,11 @@ use wasi_hw_policy::usb::{UsbBackendKind, UsbPolicy};
 use wasi_hw_runtime::{Engine, Instance};
 
 pub use backend::{UsbBackend, UsbDeviceHandle};
+pub use ctx::UsbState;
 pub use error::UsbError;
-pub use host::{
-    host_modules, signatures, UsbState, DEVICE_MODULE, HOTPLUG_MODULE, MAX_RESOURCES,
-    MAX_TRANSFER_SIZE, TRANSFERS_MODULE,
+pub use natives::{
+    host_modules, signatures, DEVICE_MODULE, HOTPLUG_MODULE, MAX_RESOURCES, MAX_TRANSFER_SIZE,
+    TRANSFERS_MODULE,
 };
 pub use sim::{SimBackend, SimController};
 pub use wasi_hw_policy::usb::UsbGrantError;
@@ -74,7 +76,7 @@ impl UsbConfig {
             }
             UsbBackendKind::Host => UsbConfig {
                 policy,
-                backend: host::host_backend(),
+                backend: ctx::host_backend(),
                 sim: None,
             },
         }
