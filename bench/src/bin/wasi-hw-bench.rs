@@ -1119,7 +1119,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("main thread stack bounds (pthread_getattr_np parses /proc/self/maps; Rust std and WAMR each ask once)", &["pthread_getattr_np@@GLIBC_2.32", "pthread_getattr_np"]),
     ("WAMR runtime init (wasm_runtime_full_init)", &["wasm_runtime_full_init"]),
     ("command-line parsing (clap)", &["clap_builder::builder::command::Command::_do_parse"]),
-    ("WASI-I2C native registration", &["wasi_hw_i2c::host::register"]),
+    ("WASI-I2C native registration", &["wasi_hw_i2c::register"]),
     ("WASI-USB native registration (only for modules that name wasi:usb)", &["wasi_hw_usb::register"]),
     ("module load (wasm_runtime_load)", &["wasm_runtime_load"]),
     ("  of which AOT relocations (load_relocation_section)", &["load_relocation_section"]),
