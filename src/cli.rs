@@ -135,35 +135,17 @@ fn check_aot_target(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Parses a grants file: `i2c BUS:ADDRS` and `usb GRANT` lines, blank lines and `#` comments.
-pub fn parse_grants_file(text: &str, i2c: &mut Vec<String>, usb: &mut Vec<String>) -> Result<()> {
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        match line.split_once(char::is_whitespace) {
-            Some(("i2c", grant)) => i2c.push(grant.trim().to_string()),
-            Some(("usb", grant)) => usb.push(grant.trim().to_string()),
-            _ => bail!(
-                "line {}: expected `i2c BUS:ADDRS` or `usb GRANT`, got {line:?}",
-                n + 1
-            ),
-        }
-    }
-    Ok(())
-}
-
-pub fn run(mut args: RunArgs) -> Result<i32> {
+pub fn run(args: RunArgs) -> Result<i32> {
+    let mut grants = wasi_hw_wiring::Grants {
+        i2c: args.i2c.clone(),
+        usb: args.usb.clone(),
+    };
     if let Some(path) = &args.grants {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        parse_grants_file(&text, &mut args.i2c, &mut args.usb)
-            .with_context(|| format!("{}", path.display()))?;
+        grants.add_file(path)?;
     }
     let bytes = read_module(&args.module)?;
     let engine = Engine::new()?;
-    crate::hostlibs::register_for(&engine, &bytes)?;
+    wasi_hw_wiring::register_for(&engine, &bytes)?;
     let bytes = match ModuleKind::detect(&bytes) {
         Some(ModuleKind::Wasm) if !args.interp => compile_for_host(&bytes)?,
         Some(ModuleKind::Aot) if args.interp => bail!(
@@ -202,7 +184,7 @@ pub fn run(mut args: RunArgs) -> Result<i32> {
         config.wasi.preopens.push((host, guest.to_string()));
     }
     let mut instance = Instance::new(&module, &config)?;
-    crate::hostlibs::install(&mut instance, &args.i2c, &args.usb)?;
+    wasi_hw_wiring::install(&mut instance, &grants)?;
     let code = instance.run_main()?;
     log::debug!("guest exited with {code}");
     Ok(code)
@@ -287,7 +269,7 @@ pub fn inspect(path: &Path) -> Result<String> {
     }
     if loadable {
         let engine = Engine::new()?;
-        crate::hostlibs::register(&engine)?;
+        wasi_hw_wiring::register_all(&engine)?;
         let module = Module::load_unchecked(bytes)?;
         for i in module.imports() {
             let status = if i.linked {
@@ -306,21 +288,4 @@ pub fn inspect(path: &Path) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grants_file_adds_to_the_flags() {
-        let (mut i2c, mut usb) = (vec!["sim:0x48".to_string()], vec![]);
-        let text = "# sensors\ni2c /dev/i2c-1:0x48,0x50  # the board's bus\n\nusb 0781:5567\n";
-        parse_grants_file(text, &mut i2c, &mut usb).unwrap();
-        assert_eq!(i2c, ["sim:0x48", "/dev/i2c-1:0x48,0x50"]);
-        assert_eq!(usb, ["0781:5567"]);
-        let err = parse_grants_file("gpio 4\n", &mut i2c, &mut usb).unwrap_err();
-        assert!(err.to_string().contains("line 1"), "{err}");
-        assert!(parse_grants_file("i2c\n", &mut i2c, &mut usb).is_err());
-    }
 }

@@ -3,4 +3,3 @@
 pub mod cli;
 #[cfg(feature = "aot-compiler")]
 pub mod compiler;
-pub mod hostlibs;

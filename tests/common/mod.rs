@@ -31,7 +31,7 @@ pub fn guest_path(name: &str, ext: &str) -> PathBuf {
 
 pub fn engine() -> Engine {
     let engine = Engine::new().unwrap();
-    wasi_hw::hostlibs::register(&engine).unwrap();
+    wasi_hw_wiring::register_all(&engine).unwrap();
     engine
 }
 

@@ -26,15 +26,14 @@ use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleKind, HW_B
 
 fn run(start: Instant) -> Result<i32> {
     let mut args = std::env::args().skip(1);
-    let mut grants = Vec::new();
-    let mut usb = Vec::new();
+    let mut grants = wasi_hw_wiring::Grants::default();
     let mut config = InstanceConfig::default();
     let mut module_path = None;
     let mut guest_args = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--i2c" => grants.push(args.next().context("--i2c needs a value")?),
-            "--usb" => usb.push(args.next().context("--usb needs a value")?),
+            "--i2c" => grants.i2c.push(args.next().context("--i2c needs a value")?),
+            "--usb" => grants.usb.push(args.next().context("--usb needs a value")?),
             "--stack-size" => {
                 config.stack_size = args
                     .next()
@@ -51,8 +50,8 @@ fn run(start: Instant) -> Result<i32> {
     }
     let path = module_path
         .context("usage: bench-engine [--i2c GRANT]... [--stack-size N] MODULE [-- ARGS...]")?;
-    if grants.is_empty() {
-        grants.push("sim:0x48".to_string());
+    if grants.i2c.is_empty() {
+        grants.i2c.push("sim:0x48".to_string());
     }
     let program = std::path::Path::new(&path)
         .file_name()
@@ -67,21 +66,12 @@ fn run(start: Instant) -> Result<i32> {
     let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let t2 = Instant::now();
     // As the CLI: only the tables the module can import.
-    if wasi_hw_i2c::imported_by(&bytes) {
-        wasi_hw_i2c::register(&engine)?;
-    }
-    if wasi_hw_usb::imported_by(&bytes) {
-        wasi_hw_usb::register(&engine)?;
-    }
+    wasi_hw_wiring::register_for(&engine, &bytes)?;
     let t3 = Instant::now();
     let module = Module::new(&engine, bytes).with_context(|| path.clone())?;
     let t4 = Instant::now();
     let mut instance = Instance::new(&module, &config)?;
-    let host = wasi_hw_i2c::I2cConfig::from_grants(&grants)?.build()?;
-    instance.extensions_mut().insert(host);
-    if !usb.is_empty() {
-        wasi_hw_usb::install(&mut instance, wasi_hw_usb::UsbConfig::from_args(&usb)?);
-    }
+    wasi_hw_wiring::install(&mut instance, &grants)?;
     let t5 = Instant::now();
     let code = instance.run_main()?;
     let t6 = Instant::now();

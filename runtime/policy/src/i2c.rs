@@ -18,8 +18,8 @@
 //! A bare bus name (`sim`, `/dev/i2c-1`) is rejected: the address list is required so that an
 //! operator always states what the driver may talk to.
 //!
-//! Grants for the same bus merge. A grant file (see [`I2cPolicy::parse_grant_lines`]) holds one
-//! grant per line, with blank lines and `#` comments ignored.
+//! Grants for the same bus merge. Grants files (`i2c BUS:ADDRS` lines beside `usb` ones) are
+//! read by `wasi_hw_wiring::Grants`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -201,16 +201,6 @@ impl I2cPolicy {
         Ok(p)
     }
 
-    /// Parses a grant file: one grant per line; blank lines and `#` comments are ignored.
-    pub fn parse_grant_lines(text: &str) -> Result<Self, I2cGrantError> {
-        let lines: Vec<&str> = text
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim())
-            .filter(|l| !l.is_empty())
-            .collect();
-        Self::from_grants(&lines)
-    }
-
     /// Adds a grant; grants for the same bus merge.
     pub fn grant(&mut self, g: I2cGrant) {
         match self.grants.iter_mut().find(|e| e.bus == g.bus) {
@@ -354,18 +344,6 @@ mod tests {
         let g = I2cGrant::parse("/dev/by-name:x:0x10").unwrap();
         assert_eq!(g.bus, "/dev/by-name:x");
         assert!(g.addresses.contains(0x10));
-    }
-
-    #[test]
-    fn grant_lines() {
-        let p = I2cPolicy::parse_grant_lines(
-            "# sensors\nsim:0x48   # tmp102\n\n  /dev/i2c-1:0x50-0x57\n",
-        )
-        .unwrap();
-        assert!(p.allows("sim", 0x48));
-        assert!(p.allows("/dev/i2c-1", 0x57));
-        assert!(!p.allows("sim", 0x50));
-        assert!(I2cPolicy::parse_grant_lines("sim\n").is_err());
     }
 
     #[test]
