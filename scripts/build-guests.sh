@@ -70,7 +70,8 @@ for manifest in "$guests"/drivers/*/Cargo.toml; do
   [ -n "$name" ] || die "no package name in $manifest"
   wasm="$guests/target/wasm32-wasip1/release/$name.wasm"
   [ -f "$wasm" ] || die "$wasm was not built"
-  cp "$wasm" "$out/$name.wasm"
+  # -p: the copy keeps cargo's mtime, so up-to-date .aot files are not compiled again.
+  cp -p "$wasm" "$out/$name.wasm"
   names+=("$name")
 done
 echo "build-guests: ${#names[@]} guests in $out: ${names[*]}"
@@ -79,10 +80,11 @@ echo "build-guests: ${#names[@]} guests in $out: ${names[*]}"
 
 (cd "$root" && cargo build --release)
 cli="$root/target/release/wasi-hw"
+. "$root/scripts/lib/aot.sh"
 for name in "${names[@]}"; do
   for t in "${targets[@]}"; do
     if [ "$t" = x86_64 ]; then dst="$out/$name.aot"; else dst="$out/$name.$t.aot"; fi
-    "$cli" compile "$out/$name.wasm" -o "$dst" --target "$t" \
+    aot_compile "$cli" "$out/$name.wasm" "$dst" "$t" >/dev/null \
       || die "AOT compilation of $name.wasm for $t failed"
   done
 done

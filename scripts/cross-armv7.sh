@@ -78,8 +78,11 @@ if [ "${1:-}" = cargo ]; then
   exit
 fi
 
-echo "cross-armv7: building wasi-hw for $triple (runtime only, static)"
-xcargo build --release --locked --no-default-features --bin wasi-hw
+# With the native bench baseline of the VM payloads: one cargo run links both binaries in
+# parallel (each is one LTO codegen unit, so a link keeps one core busy).
+echo "cross-armv7: building wasi-hw and bench-native for $triple (runtime only, static)"
+xcargo build --release --locked --no-default-features -p wasi-hw -p wasi-hw-bench-native \
+  --bin wasi-hw --bin bench-native
 mkdir -p "$out_dir"
 arm-linux-gnueabihf-strip -o "$out_dir/wasi-hw" "$cross_dir/$triple/release/wasi-hw"
 file_desc=$(file -b "$out_dir/wasi-hw" 2>/dev/null || true)
@@ -103,8 +106,9 @@ fi
 aot_opts=()
 [ -n "${WASI_HW_ARMV7_CPU:-}" ] && aot_opts+=(--cpu "$WASI_HW_ARMV7_CPU")
 [ -n "${WASI_HW_ARMV7_FEATURES:-}" ] && aot_opts+=("--cpu-features=$WASI_HW_ARMV7_FEATURES")
+. "$root/scripts/lib/aot.sh"
 for wasm in "${wasms[@]}"; do
   aot="${wasm%.wasm}.armv7.aot"
-  "$host_bin" compile "$wasm" -o "$aot" --target armv7 "${aot_opts[@]}"
-  echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes)"
+  how=$(aot_compile "$host_bin" "$wasm" "$aot" armv7 "${aot_opts[@]}")
+  echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes, $how)"
 done

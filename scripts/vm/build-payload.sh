@@ -55,9 +55,9 @@ case "$machine" in
     ;;
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
+    # (which also builds bench-native for armv7)
     scripts/cross-armv7.sh
     cp target/armv7/wasi-hw "$out/wasi-hw"
-    scripts/cross-armv7.sh cargo build --release --quiet --locked -p wasi-hw-bench-native
     arm-linux-gnueabihf-strip -o "$out/bench-native" \
       target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
@@ -71,15 +71,16 @@ for bin in wasi-hw bench-native; do
 done
 cp target/guests/temp-sensor.wasm "$out/"
 
+. "$repo/scripts/lib/aot.sh"
 shopt -s nullglob
 n=0
 for wasm in target/guests/*.wasm; do
   name=$(basename "$wasm" .wasm)
   aot=target/guests/$name$suffix
-  # x86_64: compiled here unless the .aot is newer than both its .wasm and the compiler
-  # (scripts/build-guests.sh makes the same file); armv7: cross-armv7.sh has just compiled them.
-  if [ "$machine" = x86_64 ] && { [ ! -f "$aot" ] || [ "$aot" -ot "$wasm" ] || [ "$aot" -ot "$host_cli" ]; }; then
-    "$host_cli" compile "$wasm" -o "$aot" --target x86_64
+  # x86_64: compiled here unless up to date (scripts/build-guests.sh makes the same file);
+  # armv7: cross-armv7.sh has just made them.
+  if [ "$machine" = x86_64 ]; then
+    aot_compile "$host_cli" "$wasm" "$aot" x86_64 >/dev/null
   fi
   [ -f "$aot" ] || die "$aot was not built"
   cp "$aot" "$out/$name.aot"
