@@ -77,14 +77,6 @@ impl I2cHost {
         self.limits = limits;
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    pub fn policy(&self) -> &I2cPolicy {
-        &self.policy
-    }
-
     /// Names of the buses a guest can open.
     pub fn bus_names(&self) -> impl Iterator<Item = &str> {
         self.buses.iter().map(|(n, _)| n.as_str())

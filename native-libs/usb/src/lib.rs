@@ -50,11 +50,6 @@ pub struct UsbConfig {
 }
 
 impl UsbConfig {
-    /// Nothing granted.
-    pub fn none() -> UsbConfig {
-        UsbConfig::from_policy(UsbPolicy::none())
-    }
-
     /// Parses the values of the `--usb` options (see `wasi_hw_policy::usb` for the syntax:
     /// `sim`, `VID:PID`, `VID:PID@BUS-PORT[.PORT]`, `...:ifN`).
     pub fn from_args<S: AsRef<str>>(values: &[S]) -> Result<UsbConfig, UsbGrantError> {
@@ -82,27 +77,9 @@ impl UsbConfig {
         }
     }
 
-    /// A custom backend (tests, other simulations).
-    pub fn with_backend(policy: UsbPolicy, backend: Box<dyn UsbBackend>) -> UsbConfig {
-        UsbConfig {
-            policy,
-            backend,
-            sim: None,
-        }
-    }
-
-    pub fn policy(&self) -> &UsbPolicy {
-        &self.policy
-    }
-
     /// Plugs the simulated devices in and out (only with the `sim` backend).
     pub fn sim_controller(&self) -> Option<SimController> {
         self.sim.clone()
-    }
-
-    /// Whether any device can be visible.
-    pub fn is_enabled(&self) -> bool {
-        !self.policy.is_empty()
     }
 
     /// The per-instance state [`install`] adds.

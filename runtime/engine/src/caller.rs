@@ -167,24 +167,6 @@ impl Caller<'_> {
         Ok(self.read(ptr, 1)?[0])
     }
 
-    pub fn read_u32(&self, ptr: u32) -> Result<u32, Trap> {
-        let b = self.read(ptr, 4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub fn read_u64(&self, ptr: u32) -> Result<u64, Trap> {
-        let b = self.read(ptr, 8)?;
-        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    }
-
-    pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Trap> {
-        self.write(ptr, &[v])
-    }
-
-    pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Trap> {
-        self.write(ptr, &v.to_le_bytes())
-    }
-
     pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Trap> {
         self.write(ptr, &v.to_le_bytes())
     }
