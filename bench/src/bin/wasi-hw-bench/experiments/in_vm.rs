@@ -1,0 +1,124 @@
+//! The in-VM results (scripts/vm/tests/bench.sh), parsed from the VM console logs.
+
+use crate::common::*;
+
+/// The in-VM results: cold start against the kernel's I2C drivers and USB mass storage on
+/// QEMU's usb-storage, parsed from the console logs scripts/bench.sh passes in.
+pub(crate) fn in_vm(o: &Opts, rep: &mut Report) -> Result<()> {
+    if o.vm_logs.is_empty() {
+        rep.sections.insert(
+            "vm".into(),
+            "Not measured in this run (`scripts/bench.sh --no-vm`, or `--smoke` without `--vm`)."
+                .into(),
+        );
+        rep.notes.push("in-VM benchmarks not run".into());
+        return Ok(());
+    }
+    let mut samples = Vec::new();
+    for (machine, log) in &o.vm_logs {
+        let text = std::fs::read(log).with_context(|| format!("reading {}", log.display()))?;
+        let found = vm::parse_console(&String::from_utf8_lossy(&text));
+        if !found.iter().any(|s| &s.machine == machine) {
+            bail!("{}: no vmbench results for {machine}", log.display());
+        }
+        samples.extend(found);
+    }
+    for s in &samples {
+        let _ = writeln!(
+            rep.raw,
+            "vm-{}-{}\t{}\t{}\t{}\t{}\t{}",
+            s.machine,
+            s.experiment,
+            s.variant,
+            s.round,
+            s.record
+                .f64("wall_us")
+                .map(|us| (us * 1000.0).round().to_string())
+                .unwrap_or_default(),
+            s.record.get("max_rss_kib").unwrap_or_default(),
+            s.value().map(|v| v.to_string()).unwrap_or_default()
+        );
+    }
+    let series = vm::summarise(&samples);
+    let find = |m: &str, e: &str, v: &str| {
+        series
+            .iter()
+            .find(|s| s.machine == m && s.experiment == e && s.variant == v)
+    };
+    let label = |v: &str| -> String {
+        match v {
+            "native" => "native (bench-native, static)",
+            "aot" => "wasi-hw AOT",
+            "interp" => "wasi-hw interpreter",
+            other => other,
+        }
+        .into()
+    };
+    let device = |m: &str| match m {
+        "raspi2b" => "QEMU tmp105 on i2c-bcm2835",
+        "x86_64" => "i2c-stub (i801 has no tmp105)",
+        _ => "?",
+    };
+    let mut cold = Table::new(&[
+        "machine",
+        "sensor",
+        "variant",
+        "wall time, ms: median (p10–p90)",
+        "ratio to native",
+        "peak RSS, KiB: median",
+        "n",
+    ]);
+    let mut usb = Table::new(&[
+        "machine",
+        "benchmark",
+        "native",
+        "wasi-hw AOT",
+        "wasi-hw vs native",
+        "runtime time per command, µs",
+    ]);
+    for s in &series {
+        let native = find(&s.machine, &s.experiment, "native");
+        let r = native.and_then(|n| ratio(s.value.median, n.value.median));
+        if s.experiment == "cold-start" {
+            cold.row(vec![
+                s.machine.clone(),
+                device(&s.machine).into(),
+                label(&s.variant),
+                spread(&s.value),
+                times(r),
+                s.rss_kib.map(|r| num(r.median)).unwrap_or_default(),
+                s.value.n.to_string(),
+            ]);
+        } else if s.variant == "aot" {
+            let Some(native) = native else { continue };
+            let metric = match s.experiment.as_str() {
+                "storage-rtt" => "µs per TEST UNIT READY (31 B OUT + 13 B IN)",
+                "storage-read" => "MiB/s, READ(10) of 64 KiB",
+                other => other,
+            };
+            let added = match (s.per_op_us, native.per_op_us) {
+                (Some(a), Some(n)) => num(a.median - n.median),
+                _ => "–".into(),
+            };
+            usb.row(vec![
+                s.machine.clone(),
+                metric.into(),
+                spread(&native.value),
+                spread(&s.value),
+                percent(r),
+                added,
+            ]);
+        }
+    }
+    let mut text = String::new();
+    if !cold.is_empty() {
+        text.push_str("Cold start, whole process (`temp-sensor`, one reading of 25.50 C set by the host):\n\n");
+        text.push_str(&cold.to_markdown());
+    }
+    if !usb.is_empty() {
+        text.push_str("\nUSB mass storage (QEMU `usb-storage`, 1 MiB disk, kernel driver unbound for the run):\n\n");
+        text.push_str(&usb.to_markdown());
+    }
+    rep.sections.insert("vm".into(), text);
+    Ok(())
+}
