@@ -50,10 +50,9 @@ debian_apt_opts=()
 debian_private_apt() {
   local arch=$1 st=$2 uri
   mkdir -p "$st/lists/partial" "$st/archives/partial"
-  if [ ! -s "$st/sources.list" ]; then
-    uri=$(debian_archive_uri) || return 1
-    echo "deb [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $debian_codename main" > "$st/sources.list"
-  fi
+  # Written each time: it follows the machine's configuration if that changes.
+  uri=$(debian_archive_uri) || return 1
+  echo "deb [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $debian_codename main" > "$st/sources.list"
   [ -f "$st/status" ] || : > "$st/status"
   debian_apt_opts=(-o "Dir::Etc::SourceList=$st/sources.list" -o Dir::Etc::SourceParts=/nonexistent
     -o "Dir::State::Lists=$st/lists" -o "Dir::Cache=$st" -o "Dir::State::status=$st/status"

@@ -27,7 +27,8 @@ for m in x86_64 raspi2b; do
       continue
     fi
     FORCE_UPDATE=1 vm_apt "$m"
-    read -r pkg ver <<<"$(vm_current "$m" "$role")" || { echo "pin: the archive offers no $role for $m" >&2; exit 1; }
+    current=$(vm_current "$m" "$role") || { echo "pin: the archive offers no $role for $m" >&2; exit 1; }
+    read -r pkg ver <<<"$current"
     dl=$(mktemp -d)
     deb=$(vm_download "$m" "$pkg" "$ver" "$dl") || { cat "$dl/err" >&2; exit 1; }
     sha=$(sha256sum "$deb" | cut -d' ' -f1)
