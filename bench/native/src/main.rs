@@ -21,13 +21,10 @@
 //! `sim` is `wasi_hw_i2c::SimBus::with_default_devices()`, the bus `wasi-hw run --i2c sim:..`
 //! gives a guest.
 
-mod hal;
-
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use hal::HalBus;
 use wasi_hw_bench_driver::{
     format_reading, parse_options, read_temperature, timed_read_loop, timed_round_trips,
     timed_storage_read, timed_storage_rtt, timed_stream, BulkPipe,
@@ -277,7 +274,8 @@ fn run(start: Instant) -> Result<()> {
         println!("{}", r.line());
         return Ok(());
     }
-    let bus = HalBus(open_bus(&opts.bus)?);
+    // Every backend is an embedded-hal bus (wasi_hw_i2c::hal): no adapter.
+    let bus = open_bus(&opts.bus)?;
     match mode.as_str() {
         "temp" => {
             let t0 = Instant::now();
@@ -323,6 +321,16 @@ mod tests {
     /// tests/usb_guests.rs expects the `usb-bench` guest to read the same from the
     /// simulated disk: `storage-read --reads 20 --size 4096`.
     const SIM_STORAGE_READ_CHECKSUM: u32 = 3_347_203_768;
+
+    #[test]
+    fn the_bench_driver_reads_the_simulated_sensor() {
+        let sim = SimBus::with_default_devices();
+        let t = read_temperature(sim.clone(), 0x48).unwrap();
+        assert_eq!(format_reading(t), "temperature: 23.50 C");
+        assert!(sim.traffic().transactions >= 1);
+        let bus: Box<dyn I2cBus> = Box::new(sim);
+        assert!(read_temperature(bus, 0x4b).is_err(), "no device at 0x4b");
+    }
 
     #[test]
     fn storage_read_on_the_simulated_disk() {

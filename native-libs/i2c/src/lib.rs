@@ -1,7 +1,7 @@
 //! WASI-I2C (`wasi:i2c@0.2.0-draft`) host side for the wasi-hw WAMR engine.
 //!
-//! - [`bus`]: the backend trait [`I2cBus`] (embedded-hal-like `transaction`) and the WIT
-//!   [`ErrorCode`].
+//! - [`bus`]: the backend trait [`I2cBus`] (embedded-hal's `transaction` contract) and the
+//!   WIT [`ErrorCode`]; [`hal`]: every backend is also an `embedded_hal::i2c::I2c`.
 //! - [`linux`]: `/dev/i2c-N` through the `i2cdev` crate (I2C_RDWR, or SMBus commands on
 //!   SMBus-only adapters).
 //! - [`sim`]: an in-process simulated bus with a TMP102 sensor and 24Cxx EEPROMs.
@@ -25,6 +25,7 @@
 pub mod abi;
 pub mod bus;
 mod ctx;
+pub mod hal;
 pub mod linux;
 mod natives;
 pub mod sim;
