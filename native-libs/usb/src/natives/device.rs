@@ -3,7 +3,10 @@
 
 use wasi_hw_runtime::{Caller, HostModule, Trap};
 
-use super::{interface_guard, unit_call, whole_device_guard, DEVICE_MODULE, MAX_STREAM_ENDPOINTS};
+use super::{
+    interface_call, interface_guard, unit_call, whole_device_guard, DEVICE_MODULE,
+    MAX_STREAM_ENDPOINTS,
+};
 use crate::abi;
 use crate::backend::{TransferSetup, TransferType};
 use crate::ctx::{lock, with_state, DeviceRes, HandleRes};
@@ -94,26 +97,19 @@ pub(super) fn module() -> HostModule {
         .func_wrap(
             "[method]device-handle.claim-interface",
             |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
-                unit_call(c, this, ret, |h, acc| {
-                    interface_guard(acc, interface)?;
-                    h.claim_interface(interface)
-                })
+                interface_call(c, this, interface, ret, |h| h.claim_interface(interface))
             },
         )
         .func_wrap(
             "[method]device-handle.release-interface",
             |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
-                unit_call(c, this, ret, |h, acc| {
-                    interface_guard(acc, interface)?;
-                    h.release_interface(interface)
-                })
+                interface_call(c, this, interface, ret, |h| h.release_interface(interface))
             },
         )
         .func_wrap(
             "[method]device-handle.set-interface-altsetting",
             |c: &mut Caller<'_>, this: u32, interface: u8, alt: u8, ret: u32| {
-                unit_call(c, this, ret, |h, acc| {
-                    interface_guard(acc, interface)?;
+                interface_call(c, this, interface, ret, |h| {
                     h.set_alt_setting(interface, alt)
                 })
             },
@@ -130,8 +126,7 @@ pub(super) fn module() -> HostModule {
         .func_wrap(
             "[method]device-handle.detach-kernel-driver",
             |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
-                unit_call(c, this, ret, |h, acc| {
-                    interface_guard(acc, interface)?;
+                interface_call(c, this, interface, ret, |h| {
                     h.detach_kernel_driver(interface)
                 })
             },
@@ -139,8 +134,7 @@ pub(super) fn module() -> HostModule {
         .func_wrap(
             "[method]device-handle.attach-kernel-driver",
             |c: &mut Caller<'_>, this: u32, interface: u8, ret: u32| {
-                unit_call(c, this, ret, |h, acc| {
-                    interface_guard(acc, interface)?;
+                interface_call(c, this, interface, ret, |h| {
                     h.attach_kernel_driver(interface)
                 })
             },

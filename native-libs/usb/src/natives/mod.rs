@@ -53,6 +53,20 @@ pub(crate) fn unit_call(
     abi::store_result_unit(c, ret, r)
 }
 
+/// [`unit_call`] of a method on one interface, which must be granted.
+pub(crate) fn interface_call(
+    c: &mut Caller<'_>,
+    this: u32,
+    interface: u8,
+    ret: u32,
+    op: impl FnOnce(&mut dyn UsbDeviceHandle) -> UsbResult<()>,
+) -> Result<(), Trap> {
+    unit_call(c, this, ret, |h, acc| {
+        interface_guard(acc, interface)?;
+        op(h)
+    })
+}
+
 pub(crate) fn interface_guard(acc: &DeviceAccess, interface: u8) -> UsbResult<()> {
     if acc.interface_allowed(interface) {
         Ok(())
