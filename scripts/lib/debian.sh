@@ -13,16 +13,21 @@ debian_apt_update() {
   $debian_sudo apt-get update -qq
 }
 
+# debian_main_target: the URI of apt's index target for "$debian_codename main", if any.
+debian_main_target() {
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
+    awk -v rel="$debian_codename" '$2 == rel && $3 == "main" { print $1; exit }'
+}
+
 # debian_archive_uri: the repository URI the machine's apt uses for "$debian_codename main"
 # (e.g. what /etc/apt/sources.list.d/*.sources says). Fails when apt has no such source.
 debian_archive_uri() {
   local uri
-  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
-    awk -v rel="$debian_codename" '$2 == rel && $3 == "main" { print $1; exit }')
+  # apt lists index targets only for sources it has fetched: update once if none match.
+  uri=$(debian_main_target) || true
   if [ -z "$uri" ]; then
     debian_apt_update
-    uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
-      awk -v rel="$debian_codename" '$2 == rel && $3 == "main" { print $1; exit }')
+    uri=$(debian_main_target) || true
   fi
   [ -n "$uri" ] || { echo "debian: apt has no source for '$debian_codename main' (see /etc/apt/sources.list*)" >&2; return 1; }
   echo "${uri%/}"
