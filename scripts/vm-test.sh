@@ -30,7 +30,7 @@ vmdir=$repo/scripts/vm
 cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasi-hw/vm}
 logdir=${VMTEST_LOGS:-$repo/target/vm-logs}
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 log() { echo "vm-test: $*" >&2; }
 die() { log "error: $*"; exit 2; }
 

@@ -21,7 +21,7 @@ for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     x86_64|raspi2b) machines+=("$a") ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 [ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b)
