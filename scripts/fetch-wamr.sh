@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the WAMR 2.4.3 C sources carried by the crate wamrx-sys 0.3.0 into
-# third_party/wamr (git-ignored). build.rs compiles them itself with AOT enabled; the
+# third_party/wamr (git-ignored). runtime/wamr-sys and runtime/aotc compile them with AOT enabled; the
 # crate's own interpreter-only library is never built or linked. Skipped when WAMR_ROOT
 # points at an existing WAMR checkout or the sources are already unpacked.
 #

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use wasi_hw_runtime::{AotInfo, Engine, Instance, InstanceConfig, Module, ModuleKind, AOT_VERSION};
+use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleFile, ModuleKind, Target};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "wasi-hw",
     version,
+    long_version = LONG_VERSION.as_str(),
     about = "Run sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR"
 )]
 pub struct Cli {
@@ -70,7 +71,7 @@ pub struct CompileArgs {
     pub output: PathBuf,
     /// x86_64, armv7, thumbv7 or aarch64.
     #[arg(long, default_value = "x86_64")]
-    pub target: crate::compiler::Target,
+    pub target: Target,
     /// CPU name for LLVM (default per target).
     #[arg(long)]
     pub cpu: Option<String>,
@@ -82,57 +83,30 @@ pub struct CompileArgs {
     pub opt_level: u32,
 }
 
-/// The WAMR target name this runtime executes (as written in .aot headers).
-pub fn host_aot_arch() -> &'static str {
-    if cfg!(target_arch = "x86_64") {
-        "x86_64"
-    } else if cfg!(target_arch = "aarch64") {
-        "aarch64v8"
-    } else if cfg!(all(target_arch = "arm", target_feature = "thumb-mode")) {
-        "thumbv7"
-    } else if cfg!(target_arch = "arm") {
-        "armv7"
-    } else {
-        "unknown"
-    }
+/// `--version`: what this binary was built for and runs.
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(long_version);
+
+fn long_version() -> String {
+    let runs = Target::host().map_or("no", Target::name);
+    let compiler = compiler_version().unwrap_or_else(|| "none (a runtime-only build)".into());
+    format!(
+        "{} (built for {}; runs {runs} .aot code; AOT compiler: {compiler})",
+        env!("CARGO_PKG_VERSION"),
+        env!("WASI_HW_BUILD_TARGET"),
+    )
 }
 
-fn read_module(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let Some(kind) = ModuleKind::detect(&bytes) else {
-        bail!(
-            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
-            path.display()
-        );
-    };
-    if kind == ModuleKind::Aot {
-        check_aot_target(path, &bytes)?;
-    }
-    Ok(bytes)
+#[cfg(feature = "aot-compiler")]
+fn compiler_version() -> Option<String> {
+    Some(format!(
+        "WAMR 2.4.3 with LLVM {}",
+        wasi_hw_aotc::LLVM_VERSION
+    ))
 }
 
-/// Refuses an .aot built for another architecture or format version with a message that
-/// says what to do, before WAMR sees it.
-fn check_aot_target(path: &Path, bytes: &[u8]) -> Result<()> {
-    let info = AotInfo::parse(bytes)
-        .with_context(|| format!("{}: truncated or corrupt AOT header", path.display()))?;
-    if info.version != AOT_VERSION {
-        bail!(
-            "{}: AOT format version {} is not supported (this runtime, WAMR 2.4.3, reads version {AOT_VERSION}); recompile it with `wasi-hw compile`",
-            path.display(),
-            info.version
-        );
-    }
-    let host = host_aot_arch();
-    if info.arch != host {
-        bail!(
-            "{} was AOT-compiled for {}, but this runtime runs {host} code; recompile it with `wasi-hw compile --target {}`",
-            path.display(),
-            info.arch,
-            host.trim_end_matches("v8")
-        );
-    }
-    Ok(())
+#[cfg(not(feature = "aot-compiler"))]
+fn compiler_version() -> Option<String> {
+    None
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -143,19 +117,19 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(path) = &args.grants {
         grants.add_file(path)?;
     }
-    let bytes = read_module(&args.module)?;
+    let file = wasi_hw_wiring::read_module(&args.module)?;
     let engine = Engine::new()?;
-    wasi_hw_wiring::register_for(&engine, &bytes)?;
-    let bytes = match ModuleKind::detect(&bytes) {
-        Some(ModuleKind::Wasm) if !args.interp => compile_for_host(&bytes)?,
-        Some(ModuleKind::Aot) if args.interp => bail!(
+    wasi_hw_wiring::register_for(&engine, &file)?;
+    let file = match file.kind() {
+        ModuleKind::Wasm if !args.interp => compile_for_host(file)?,
+        ModuleKind::Aot if args.interp => bail!(
             "--interp needs a .wasm module; {} is AOT-compiled",
             args.module.display()
         ),
-        _ => bytes,
+        _ => file,
     };
     let module =
-        Module::new(&engine, bytes).with_context(|| format!("{}", args.module.display()))?;
+        Module::from_file(&engine, file).with_context(|| format!("{}", args.module.display()))?;
     let mut config = InstanceConfig {
         stack_size: args.stack_size,
         heap_size: args.heap_size,
@@ -191,18 +165,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
 }
 
 #[cfg(feature = "aot-compiler")]
-fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
+fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
     log::info!("compiling .wasm to native code in memory (use --interp to interpret)");
-    let target = crate::compiler::Target::host()
-        .context("no AOT target for this host architecture; use --interp")?;
-    let opts = crate::compiler::CompileOptions::new(target);
-    crate::compiler::compile(wasm, &opts)
+    let target =
+        Target::host().context("no AOT target for this host architecture; use --interp")?;
+    let aot = wasi_hw_aotc::compile(wasm.bytes(), &wasi_hw_aotc::CompileOptions::new(target))?;
+    Ok(ModuleFile::new(aot)?)
 }
 
 #[cfg(not(feature = "aot-compiler"))]
-fn compile_for_host(wasm: &[u8]) -> Result<Vec<u8>> {
+fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
     // Gateway builds carry no compiler: interpret .wasm, run precompiled .aot natively.
-    Ok(wasm.to_vec())
+    Ok(wasm)
 }
 
 #[cfg(feature = "aot-compiler")]
@@ -215,7 +189,7 @@ pub fn compile(args: CompileArgs) -> Result<()> {
             args.input.display()
         );
     }
-    let mut opts = crate::compiler::CompileOptions::new(args.target);
+    let mut opts = wasi_hw_aotc::CompileOptions::new(args.target);
     if args.cpu.is_some() {
         opts.cpu = args.cpu;
     }
@@ -223,7 +197,7 @@ pub fn compile(args: CompileArgs) -> Result<()> {
         opts.cpu_features = args.cpu_features;
     }
     opts.opt_level = args.opt_level;
-    let aot = crate::compiler::compile(&wasm, &opts)
+    let aot = wasi_hw_aotc::compile(&wasm, &opts)
         .with_context(|| format!("compiling {}", args.input.display()))?;
     std::fs::write(&args.output, &aot)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
@@ -239,26 +213,25 @@ pub fn compile(args: CompileArgs) -> Result<()> {
 pub fn inspect(path: &Path) -> Result<String> {
     use std::fmt::Write;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let kind = ModuleKind::detect(&bytes).with_context(|| {
-        format!(
+    let file = ModuleFile::new(bytes).map_err(|_| {
+        anyhow::anyhow!(
             "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
             path.display()
         )
     })?;
     let mut out = String::new();
     writeln!(out, "file: {}", path.display())?;
-    writeln!(out, "size: {} bytes", bytes.len())?;
+    writeln!(out, "size: {} bytes", file.bytes().len())?;
     let mut loadable = true;
-    match kind {
-        ModuleKind::Wasm => writeln!(out, "kind: wasm")?,
-        ModuleKind::Aot => {
-            let info = AotInfo::parse(&bytes).context("truncated or corrupt AOT header")?;
+    match file.aot_info()? {
+        None => writeln!(out, "kind: wasm")?,
+        Some(info) => {
             writeln!(out, "kind: aot")?;
             writeln!(out, "aot-version: {}", info.version)?;
             writeln!(out, "target: {}", info.arch)?;
             writeln!(out, "bits: {}", if info.is_64_bit { 64 } else { 32 })?;
             writeln!(out, "feature-flags: {:#x}", info.feature_flags)?;
-            loadable = info.arch == host_aot_arch() && info.version == AOT_VERSION;
+            loadable = info.check_runnable().is_ok();
             if !loadable {
                 writeln!(
                     out,
@@ -270,7 +243,7 @@ pub fn inspect(path: &Path) -> Result<String> {
     if loadable {
         let engine = Engine::new()?;
         wasi_hw_wiring::register_all(&engine)?;
-        let module = Module::load_unchecked(bytes)?;
+        let module = Module::load_unchecked(file.into_bytes())?;
         for i in module.imports() {
             let status = if i.linked {
                 ""

@@ -1,5 +1,5 @@
 //! wasi-hw: sandboxed WebAssembly hardware drivers (WASI-I2C, WASI-USB) on WAMR.
+//! The binary's command line; the work is done by the crates under `runtime/` and
+//! `native-libs/`.
 
 pub mod cli;
-#[cfg(feature = "aot-compiler")]
-pub mod compiler;

@@ -48,3 +48,49 @@ fn no_tracked_file_contains_a_url() {
         found.join("\n")
     );
 }
+
+/// Dependencies point one way: from the CLI down to the library crates, never back up.
+/// No manifest but the root's may name the root crate (the CLI) as a dependency of any
+/// kind, dev-dependencies included.
+#[test]
+fn no_crate_depends_on_the_cli_crate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .canonicalize()
+        .expect("the checkout");
+    let out = Command::new("git")
+        .args(["ls-files", "-z", "--", "*Cargo.toml"])
+        .current_dir(&root)
+        .output()
+        .expect("running git ls-files");
+    let manifests: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("file names are UTF-8")
+        .split('\0')
+        .filter(|f| !f.is_empty() && *f != "Cargo.toml")
+        .collect();
+    assert!(manifests.len() > 8, "only {manifests:?}?");
+    let mut upward = Vec::new();
+    for m in &manifests {
+        let dir = root
+            .join(m)
+            .parent()
+            .expect("a file's folder")
+            .to_path_buf();
+        let text = std::fs::read_to_string(root.join(m)).expect("reading a manifest");
+        for (n, line) in text.lines().enumerate() {
+            let Some((_, rest)) = line.split_once("path = \"") else {
+                continue;
+            };
+            let Some((path, _)) = rest.split_once('"') else {
+                continue;
+            };
+            if dir.join(path).canonicalize().ok().as_deref() == Some(root.as_path()) {
+                upward.push(format!("{m}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "crates depending on the CLI crate:\n{}",
+        upward.join("\n")
+    );
+}

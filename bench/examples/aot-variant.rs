@@ -8,7 +8,7 @@
 //! runtime nothing would stop an out-of-bounds access.
 
 use anyhow::{bail, Context, Result};
-use wasi_hw::compiler::{compile, CompileOptions, Target};
+use wasi_hw_aotc::{compile, CompileOptions, Target};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);

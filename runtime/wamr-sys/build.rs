@@ -2,21 +2,16 @@
 //! libc-builtin) with plain compiler calls and generates bindings for `wasm_export.h`.
 //!
 //! Sources come from `WAMR_ROOT` when set, else `third_party/wamr` at the workspace root
-//! (unpacked by `scripts/fetch-wamr.sh` from the crates.io crate wamrx-sys 0.3.0).
+//! (unpacked by `scripts/fetch-wamr.sh` from the crates.io crate wamrx-sys 0.3.0). What this
+//! build shares with the AOT compiler's copy of WAMR (runtime/aotc) is described once, in
+//! wasi-hw-wamr-build.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
-mod patches;
+use wasi_hw_wamr_build::{files_with_ext, Wamr, SHARED_DEFINES};
 
-fn wamr_root() -> PathBuf {
-    println!("cargo:rerun-if-env-changed=WAMR_ROOT");
-    if let Some(root) = env::var_os("WAMR_ROOT") {
-        return PathBuf::from(root);
-    }
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    manifest.join("../../third_party/wamr")
-}
+mod patches;
 
 /// Per-arch defines, the `invokeNative` trampoline and the AOT relocation file.
 struct Arch {
@@ -65,46 +60,22 @@ fn arch() -> Arch {
     }
 }
 
-fn c_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "c"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn main() {
-    let root = wamr_root();
-    let core = root.join("core");
-    if !core.join("iwasm/include/wasm_export.h").exists() {
-        panic!(
-            "WAMR sources not found at {}: run scripts/setup.sh (or scripts/fetch-wamr.sh), \
-             or set WAMR_ROOT to a WAMR 2.4.3 checkout",
-            root.display()
-        );
-    }
-    println!("cargo:rerun-if-changed={}", core.display());
+    let wamr = Wamr::locate();
+    let core = wamr.core();
     println!("cargo:rerun-if-changed=build.rs");
     let hw_bound_check = env::var_os("CARGO_FEATURE_HW_BOUND_CHECK").is_some();
     let arch = arch();
 
-    let iwasm = core.join("iwasm");
-    let shared = core.join("shared");
+    let iwasm = wamr.iwasm();
+    let shared = wamr.shared();
     let libc_wasi = iwasm.join("libraries/libc-wasi");
     let ssp = libc_wasi.join("sandboxed-system-primitives");
 
-    let mut sources = vec![
-        shared.join("platform/linux/platform_init.c"),
+    let mut sources = wamr.shared_sources();
+    sources.extend([
         shared.join("platform/common/libc-util/libc_errno.c"),
-        shared.join("mem-alloc/mem_alloc.c"),
         iwasm.join("interpreter/wasm_interp_fast.c"),
-        iwasm.join("interpreter/wasm_loader.c"),
-        iwasm.join("interpreter/wasm_runtime.c"),
-        iwasm.join("aot/aot_intrinsic.c"),
-        iwasm.join("aot/aot_loader.c"),
-        iwasm.join("aot/aot_runtime.c"),
         iwasm.join("aot/arch").join(arch.aot_reloc),
         iwasm.join("libraries/libc-builtin/libc_builtin_wrapper.c"),
         libc_wasi.join("libc_wasi_wrapper.c"),
@@ -112,14 +83,8 @@ fn main() {
         ssp.join("src/posix.c"),
         ssp.join("src/random.c"),
         ssp.join("src/str.c"),
-    ];
-    sources.extend(c_files(&shared.join("platform/common/posix")));
-    sources.extend(
-        ["ems_alloc.c", "ems_gc.c", "ems_hmu.c", "ems_kfc.c"]
-            .map(|f| shared.join("mem-alloc/ems").join(f)),
-    );
-    sources.extend(c_files(&shared.join("utils")));
-    sources.extend(c_files(&iwasm.join("common")));
+    ]);
+    sources.extend(files_with_ext(&shared.join("platform/common/posix"), "c"));
 
     // Patched files are compiled from a copy in OUT_DIR, in place of the original (their
     // quoted includes resolve through the include path below, which has the originals' dirs).
@@ -139,48 +104,22 @@ fn main() {
         *slot = copy;
     }
 
-    let includes = [
-        iwasm.join("include"),
-        iwasm.join("common"),
-        iwasm.join("interpreter"),
-        iwasm.join("aot"),
+    let mut includes = wamr.shared_includes();
+    includes.extend([
         iwasm.join("libraries/libc-builtin"),
         ssp.join("include"),
         ssp.join("src"),
         libc_wasi.clone(),
-        shared.join("platform/linux"),
-        shared.join("platform/include"),
         shared.join("platform/common/libc-util"),
-        shared.join("mem-alloc"),
-        shared.join("utils"),
-        shared.join("utils/uncommon"),
-        core.clone(),
-    ];
+    ]);
 
-    let mut defines: Vec<(&str, &str)> = vec![
-        ("BH_PLATFORM_LINUX", "1"),
-        ("_GNU_SOURCE", "1"),
-        ("BH_MALLOC", "wasm_runtime_malloc"),
-        ("BH_FREE", "wasm_runtime_free"),
-        ("WASM_ENABLE_INTERP", "1"),
+    let mut defines: Vec<(&str, &str)> = SHARED_DEFINES.to_vec();
+    defines.extend_from_slice(&[
         ("WASM_ENABLE_FAST_INTERP", "1"),
-        ("WASM_ENABLE_AOT", "1"),
         ("WASM_ENABLE_LIBC_BUILTIN", "1"),
         ("WASM_ENABLE_LIBC_WASI", "1"),
-        ("WASM_ENABLE_MODULE_INST_CONTEXT", "1"),
-        ("WASM_ENABLE_BULK_MEMORY", "1"),
-        ("WASM_ENABLE_BULK_MEMORY_OPT", "1"),
-        ("WASM_ENABLE_REF_TYPES", "1"),
-        ("WASM_ENABLE_CALL_INDIRECT_OVERLONG", "1"),
-        ("WASM_ENABLE_QUICK_AOT_ENTRY", "1"),
-        ("WASM_ENABLE_AOT_INTRINSICS", "1"),
-        ("WASM_ENABLE_SHRUNK_MEMORY", "1"),
-        ("WASM_ENABLE_SIMD", "0"),
-        ("WASM_HAVE_MREMAP", "1"),
         ("WASM_GLOBAL_HEAP_SIZE", "10485760"),
-        ("WASM_DISABLE_WRITE_GS_BASE", "1"),
-        ("WASM_ENABLE_DUMP_CALL_STACK", "0"),
-    ];
+    ]);
     defines.extend_from_slice(arch.defines);
     if hw_bound_check {
         defines.push(("WASM_DISABLE_HW_BOUND_CHECK", "0"));
@@ -210,8 +149,11 @@ fn main() {
     println!("cargo:rustc-link-lib=m");
     println!("cargo:rustc-link-lib=pthread");
     println!("cargo:rustc-link-lib=dl");
-    // Tell dependents (via DEP_IWASM_*) whether linear memory uses guard pages.
+    // Tell dependents (via DEP_IWASM_*) whether linear memory uses guard pages, and where
+    // the archive is: the AOT compiler's build checks its private WAMR copy against the
+    // symbols this archive defines.
     println!("cargo:hw_bound_check={}", u8::from(hw_bound_check));
+    println!("cargo:archive={}", out.join("libiwasm.a").display());
 
     let mut bindings = bindgen::Builder::default()
         .header(iwasm.join("include/wasm_export.h").to_string_lossy())

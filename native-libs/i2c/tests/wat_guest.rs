@@ -4,7 +4,7 @@
 //! Real Rust guests (SDK + drivers) are tested end to end by the root crate.
 
 use wasi_hw_i2c::abi::{self, RawOperation};
-use wasi_hw_i2c::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
+use wasi_hw_i2c::backend::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
 use wasi_hw_i2c::{ErrorCode, I2cConfig, I2cHost, NoAcknowledgeSource};
 use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
 
@@ -86,7 +86,7 @@ enum Mode {
     Aot,
 }
 
-/// Loads a WAT guest, as bytecode for the interpreter or compiled by wasi-hw's AOT compiler
+/// Loads a WAT guest, as bytecode for the interpreter or compiled by the AOT compiler (wasi-hw-aotc)
 /// for the host (software bounds checks on, as the CLI compiles).
 fn load(wat: &str, mode: Mode) -> Module {
     let engine = Engine::new().unwrap();
@@ -96,8 +96,7 @@ fn load(wat: &str, mode: Mode) -> Module {
         Mode::Interp => wasm,
         #[cfg(not(target_arch = "arm"))]
         Mode::Aot => {
-            wasi_hw::compiler::compile(&wasm, &wasi_hw::compiler::CompileOptions::default())
-                .unwrap()
+            wasi_hw_aotc::compile(&wasm, &wasi_hw_aotc::CompileOptions::default()).unwrap()
         }
         #[cfg(target_arch = "arm")]
         Mode::Aot => unreachable!("no AOT compiler in 32-bit ARM builds"),

@@ -7,10 +7,10 @@
 use std::time::{Duration, Instant};
 
 use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
+use wasi_hw_usb::backend::sim::{self, SIM_STORAGE_PRODUCT, SIM_TEST_PRODUCT, SIM_VENDOR};
 use wasi_hw_usb::descriptors::{
     ConfigurationDescriptor, EndpointDescriptor, InterfaceDescriptor, DT_CONFIG, DT_DEVICE,
 };
-use wasi_hw_usb::sim::{self, SIM_STORAGE_PRODUCT, SIM_TEST_PRODUCT, SIM_VENDOR};
 use wasi_hw_usb::{signatures, SimController, UsbConfig, UsbError, UsbState};
 
 /// Builds the guest: every native imported with its flat signature and re-exported unchanged
@@ -101,8 +101,7 @@ fn load(wat: &str, mode: Mode) -> Module {
         Mode::Interp => wasm,
         #[cfg(not(target_arch = "arm"))]
         Mode::Aot => {
-            wasi_hw::compiler::compile(&wasm, &wasi_hw::compiler::CompileOptions::default())
-                .unwrap()
+            wasi_hw_aotc::compile(&wasm, &wasi_hw_aotc::CompileOptions::default()).unwrap()
         }
         #[cfg(target_arch = "arm")]
         Mode::Aot => unreachable!("no AOT compiler in 32-bit ARM builds"),

@@ -13,16 +13,16 @@ mod host;
 mod instance;
 mod module;
 mod resource;
+mod target;
 
 pub use caller::{Caller, Extensions};
 pub use engine::Engine;
 pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, IntoHostFunc, ValType, WasmRet, WasmTy};
 pub use instance::{Instance, InstanceConfig, Val, WasiConfig};
-pub use module::{
-    import_region, AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION,
-};
+pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleFile, ModuleKind, AOT_VERSION};
 pub use resource::{Resource, ResourceTable, TableError};
+pub use target::{Target, UnknownTarget};
 
 /// Whether linear memory is protected by guard pages in this build (see wasi-hw-wamr-sys).
 pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;

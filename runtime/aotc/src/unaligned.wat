@@ -1,10 +1,10 @@
 ;; Unaligned linear-memory accesses of every width, through unknown (parameter) and
 ;; constant addresses, adjacent pairs (LDRD/LDM candidates), loops, globals and bulk
-;; memory. Used by src/compiler.rs to compare AOT code with the interpreter, and to
+;; memory. Used by src/lib.rs (wasi-hw-aotc) to compare AOT code with the interpreter, and to
 ;; check the ARMv7 defaults: under qemu-arm (which raises SIGBUS for unaligned
 ;; LDRD/LDM/VLDR, as a 32-bit ARM process on an arm64 kernel does) the armv7/cortex-a7
 ;; and thumbv7/cortex-a9 outputs of this module run without faults and give the same
-;; results as x86_64 (see `unaligned_calls` in src/compiler.rs).
+;; results as x86_64 (see `unaligned_calls` in src/lib.rs (wasi-hw-aotc)).
 (module
   (memory (export "memory") 1)
   (global $g64 (mut i64) (i64.const 0x1122334455667788))

@@ -1,131 +1,24 @@
 //! Ahead-of-time compilation of wasm modules to WAMR `.aot` files.
 //!
 //! The work is done by WAMR 2.4.3's own compiler (`core/iwasm/compilation`, LLVM 16),
-//! built by the root `build.rs` into a private object whose WAMR symbols are hidden
-//! from the runtime library this binary also links. The C driver is
-//! `src/compiler/aotc.c`; this module is its safe face.
+//! built by this crate's `build.rs` into a private object whose WAMR symbols are hidden
+//! from the runtime library (wasi-hw-wamr-sys) the same binary links. The C driver is
+//! `src/aotc.c`; this module is its safe face. The targets are the runtime's own table,
+//! [`Target`] (re-exported from wasi-hw-runtime).
 //!
 //! What the compiler emits is fixed to what the runtime accepts: bulk memory and
 //! reference types on, SIMD/threads/tail calls/GC off, and software bounds checks for
 //! linear memory and the native stack (the runtime has no guard pages).
 
 use std::ffi::{c_char, c_int, CStr, CString};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Once;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+pub use wasi_hw_runtime::Target;
 
-/// CPU architectures the compiler targets (and the runtime is built for).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Target {
-    X86_64,
-    /// 32-bit ARMv7-A, ARM instruction set, hard-float ABI.
-    Armv7,
-    /// 32-bit ARMv7-A, Thumb-2 instruction set, hard-float ABI.
-    Thumbv7,
-    Aarch64,
-}
-
-impl Target {
-    pub const ALL: [Target; 4] = [
-        Target::X86_64,
-        Target::Armv7,
-        Target::Thumbv7,
-        Target::Aarch64,
-    ];
-
-    /// The target of the machine this binary runs on, if it is one of ours.
-    pub fn host() -> Option<Target> {
-        match std::env::consts::ARCH {
-            "x86_64" => Some(Target::X86_64),
-            "aarch64" => Some(Target::Aarch64),
-            // 32-bit ARM binaries of this project are built as armv7 hard-float.
-            "arm" => Some(Target::Armv7),
-            _ => None,
-        }
-    }
-
-    /// The name used on the command line (`FromStr`/`Display`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::X86_64 => "x86_64",
-            Target::Armv7 => "armv7",
-            Target::Thumbv7 => "thumbv7",
-            Target::Aarch64 => "aarch64",
-        }
-    }
-
-    /// WAMR's `--target`. It is also the arch string recorded in the .aot, which the
-    /// runtime compares with its own `BUILD_TARGET` as a prefix ("AARCH64" accepts
-    /// "aarch64v8", "ARMV7" accepts "armv7" but not "thumbv7").
-    pub fn wamr_arch(self) -> &'static str {
-        match self {
-            Target::X86_64 => "x86_64",
-            Target::Armv7 => "armv7",
-            Target::Thumbv7 => "thumbv7",
-            Target::Aarch64 => "aarch64v8",
-        }
-    }
-
-    /// WAMR's `--target-abi`; `None` is WAMR's default, "gnu".
-    pub fn abi(self) -> Option<&'static str> {
-        match self {
-            // The ARM runtimes are built with arm-linux-gnueabihf-gcc: float arguments
-            // in VFP registers. A soft-float .aot would pass them in core registers.
-            Target::Armv7 | Target::Thumbv7 => Some("gnueabihf"),
-            Target::X86_64 | Target::Aarch64 => None,
-        }
-    }
-
-    /// Default `--cpu`. `None` is LLVM's generic CPU for the target, so the .aot runs
-    /// on any CPU of the architecture (never the build machine's CPU, which is what
-    /// WAMR picks when no target is given).
-    pub fn default_cpu(self) -> Option<&'static str> {
-        match self {
-            // Generic x86-64 (SSE2 only) and generic ARMv8-A: portable.
-            Target::X86_64 | Target::Aarch64 => None,
-            // The ARMv7-A cores of the boards we run on (Cortex-A7: Raspberry Pi 2,
-            // Allwinner H3; Cortex-A9: i.MX6). Both have VFPv3/NEON, which the
-            // hard-float ABI needs anyway; LLVM's generic armv7 CPU would have no FPU.
-            Target::Armv7 => Some("cortex-a7"),
-            Target::Thumbv7 => Some("cortex-a9"),
-        }
-    }
-
-    /// Default `--cpu-features`: none. On ARMv7 this leaves unaligned LDR/STR
-    /// allowed (the architecture supports them in user mode). Wasm accesses of unknown
-    /// alignment are emitted with alignment 1, so LLVM never uses the instructions that
-    /// fault on unaligned addresses (LDRD/STRD, LDM/STM, VLDR/VSTR) for them; for i64
-    /// and f64 it uses pairs of LDR/STR or NEON VLD1.8, which do not fault.
-    /// `+strict-align` (byte-wise accesses, several times slower on memory-heavy code)
-    /// is not needed: src/compiler/unaligned.wat ran fault-free under qemu-arm, which
-    /// enforces alignment like a 32-bit ARM process on an arm64 kernel (no fixups).
-    pub fn default_cpu_features(self) -> Option<&'static str> {
-        None
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Target {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> anyhow::Result<Target> {
-        match s {
-            "x86_64" | "x86-64" | "amd64" => Ok(Target::X86_64),
-            "armv7" | "arm" => Ok(Target::Armv7),
-            "thumbv7" | "thumb" => Ok(Target::Thumbv7),
-            "aarch64" | "arm64" => Ok(Target::Aarch64),
-            _ => bail!("unknown target `{s}` (expected one of: x86_64, armv7, thumbv7, aarch64)"),
-        }
-    }
-}
+/// The LLVM this compiler was built against (`llvm-config --version`).
+pub const LLVM_VERSION: &str = env!("WASI_HW_LLVM_VERSION");
 
 /// How to compile. `CompileOptions::new(target)` gives the defaults for a target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,7 +61,7 @@ impl Default for CompileOptions {
     }
 }
 
-/// Mirrors `struct wasi_hw_aotc_options` in src/compiler/aotc.c.
+/// Mirrors `struct wasi_hw_aotc_options` in src/aotc.c.
 #[repr(C)]
 struct RawOptions {
     target_arch: *const c_char,
@@ -367,13 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn target_names_round_trip() {
-        for t in Target::ALL {
-            assert_eq!(t.to_string().parse::<Target>().unwrap(), t);
-        }
-        assert_eq!("arm64".parse::<Target>().unwrap(), Target::Aarch64);
-        let err = "riscv64".parse::<Target>().unwrap_err().to_string();
-        assert!(err.contains("unknown target `riscv64`"), "{err}");
+    fn default_options_are_safe() {
         let opts = CompileOptions::default();
         assert!(opts.bounds_checks);
         assert_eq!((opts.opt_level, opts.size_level), (3, 3));
@@ -580,7 +467,7 @@ mod tests {
         assert_eq!(inst.call("argc", &[]).unwrap(), vec![Val::I32(2)]);
     }
 
-    /// Calls into src/compiler/unaligned.wat, in order (later calls see earlier stores).
+    /// Calls into src/unaligned.wat, in order (later calls see earlier stores).
     fn unaligned_calls() -> Vec<(&'static str, Vec<Val>)> {
         use Val::*;
         vec![
@@ -635,7 +522,7 @@ mod tests {
     #[test]
     fn unaligned_accesses_match_the_interpreter() {
         let engine = Engine::new().unwrap();
-        let bytes = wat::parse_str(include_str!("compiler/unaligned.wat")).unwrap();
+        let bytes = wat::parse_str(include_str!("unaligned.wat")).unwrap();
         let interp = run_calls(&Module::new(&engine, bytes.clone()).unwrap());
         let aot = compile(&bytes, &CompileOptions::new(Target::X86_64)).unwrap();
         let aot = run_calls(&Module::new(&engine, aot).unwrap());

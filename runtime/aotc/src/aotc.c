@@ -33,7 +33,7 @@ wasi_hw_aotc_check_cpu(const char *triple, const char *cpu, char *err,
 
 typedef void (*wasi_hw_aotc_log_fn)(const char *line, size_t len);
 
-/* Mirrors `AotcOptions` in src/compiler.rs (repr(C)). */
+/* Mirrors `RawOptions` in src/lib.rs (repr(C)). */
 struct wasi_hw_aotc_options {
     const char *target_arch;
     const char *target_abi; /* NULL: WAMR's default ("gnu") */
