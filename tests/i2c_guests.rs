@@ -4,7 +4,7 @@
 mod common;
 
 use common::{run_guest, MODES};
-use wasi_hw_i2c::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
+use wasi_hw_i2c::backend::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
 use wasi_hw_i2c::I2cConfig;
 use wasi_hw_runtime::Instance;
 

@@ -70,7 +70,7 @@ fn hid_reader_gets_reports_in_order() {
         let lines: Vec<&str> = o.stdout.lines().collect();
         assert_eq!(lines.len(), 5, "{mode:?}: {}", o.stdout);
         for (n, line) in lines.iter().enumerate() {
-            let expected: String = wasi_hw_usb::sim::hid_report(n as u32)
+            let expected: String = wasi_hw_usb::backend::sim::hid_report(n as u32)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()

@@ -31,10 +31,10 @@ use wasi_hw_bench_driver::{
 };
 use wasi_hw_bulk_only::{BulkOnly, Transport};
 use wasi_hw_i2c::{I2cBus, LinuxI2c, SimBus};
+use wasi_hw_usb::backend::nusb::NusbBackend;
+use wasi_hw_usb::backend::sim::{LOOPBACK_IN, LOOPBACK_OUT, SIM_TEST_PRODUCT, SIM_VENDOR};
 use wasi_hw_usb::backend::{TransferRequest, TransferSetup, TransferType};
 use wasi_hw_usb::descriptors::{ConfigurationDescriptor, EP_BULK};
-use wasi_hw_usb::nusb_backend::NusbBackend;
-use wasi_hw_usb::sim::{LOOPBACK_IN, LOOPBACK_OUT, SIM_TEST_PRODUCT, SIM_VENDOR};
 use wasi_hw_usb::{SimBackend, UsbBackend, UsbDeviceHandle, UsbError};
 
 /// The simulated loopback device, driven through the backend's transfer API (submit +
@@ -274,7 +274,7 @@ fn run(start: Instant) -> Result<()> {
         println!("{}", r.line());
         return Ok(());
     }
-    // Every backend is an embedded-hal bus (wasi_hw_i2c::hal): no adapter.
+    // Every backend is an embedded-hal bus (wasi_hw_i2c::backend::hal): no adapter.
     let bus = open_bus(&opts.bus)?;
     match mode.as_str() {
         "temp" => {
@@ -355,7 +355,7 @@ mod tests {
         };
         let chunk = |n: u32| -> Vec<u8> {
             (8 * n..8 * n + 8)
-                .flat_map(wasi_hw_usb::sim::storage::pattern_block)
+                .flat_map(wasi_hw_usb::backend::sim::storage::pattern_block)
                 .collect()
         };
         let mut c = 0x811c_9dc5;

@@ -63,12 +63,12 @@ fn run(start: Instant) -> Result<i32> {
     let t0 = Instant::now();
     let engine = Engine::new()?;
     let t1 = Instant::now();
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    // As the CLI: read once (kind and .aot target checked), only the tables it imports.
+    let file = wasi_hw_wiring::read_module(std::path::Path::new(&path))?;
     let t2 = Instant::now();
-    // As the CLI: only the tables the module can import.
-    wasi_hw_wiring::register_for(&engine, &bytes)?;
+    wasi_hw_wiring::register_for(&engine, &file)?;
     let t3 = Instant::now();
-    let module = Module::new(&engine, bytes).with_context(|| path.clone())?;
+    let module = Module::from_file(&engine, file).with_context(|| path.clone())?;
     let t4 = Instant::now();
     let mut instance = Instance::new(&module, &config)?;
     wasi_hw_wiring::install(&mut instance, &grants)?;

@@ -1,6 +1,7 @@
 //! Canonical-ABI memory layouts of the `wasi:i2c` types, for a core module (no component
-//! model in WAMR). Pure encoders/decoders over byte buffers; the natives in `host.rs` move
-//! the bytes in and out of guest memory.
+//! model in WAMR). Encoders/decoders over byte buffers, and the two stores of list results
+//! through the engine's canonical-ABI layer ([`wasi_hw_runtime::cabi`]), used by the WAMR
+//! natives (`natives/`) and by the benchmarks' wasmtime host alike.
 //!
 //! Layouts (little endian, offsets in bytes; derived from CanonicalABI.md: a variant is its
 //! discriminant, then the payload at the maximum case alignment; the guest SDK's
@@ -15,7 +16,10 @@
 //! | `result<_, error-code>` | 3 | 1 | +0 (0 ok, 1 err); err: +1 error-code |
 //! | `result<own<i2c>, error-code>` | 8 | 4 | +0 (0 ok, 1 err); ok: +4 u32 handle; err: +4 error-code |
 
-use crate::bus::{ErrorCode, NoAcknowledgeSource};
+use wasi_hw_runtime::cabi::{self, GuestMemory};
+use wasi_hw_runtime::Trap;
+
+use crate::backend::{ErrorCode, NoAcknowledgeSource};
 
 pub const ERROR_CODE_SIZE: u32 = 2;
 pub const OPERATION_SIZE: u32 = 16;
@@ -62,6 +66,38 @@ pub fn result_list_ok(ptr: u32, len: u32) -> [u8; 12] {
     b[4..8].copy_from_slice(&ptr.to_le_bytes());
     b[8..12].copy_from_slice(&len.to_le_bytes());
     b
+}
+
+/// Stores `result<list<u8>, error-code>` at `retptr` (checked before, with
+/// [`cabi::check_area`]): the bytes go to a fresh guest allocation.
+pub fn store_list_result(
+    mem: &mut dyn GuestMemory,
+    retptr: u32,
+    r: Result<Vec<u8>, ErrorCode>,
+) -> Result<(), Trap> {
+    let bytes = match r {
+        Ok(data) => {
+            let (ptr, len) = cabi::lower_bytes(mem, &data)?;
+            result_list_ok(ptr, len)
+        }
+        Err(e) => result_list_err(e),
+    };
+    mem.write(retptr, &bytes)
+}
+
+/// Stores a transaction's `result<list<list<u8>>, error-code>` (ok) at `retptr`: one list
+/// per operation, the bytes read or an empty list for a write.
+pub fn store_transaction_result<'a>(
+    mem: &mut dyn GuestMemory,
+    retptr: u32,
+    per_operation: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Result<(), Trap> {
+    let mut elems = Vec::with_capacity(per_operation.len() * LIST_SIZE as usize);
+    for bytes in per_operation {
+        elems.extend_from_slice(&cabi::encode_list(cabi::lower_bytes(mem, bytes)?));
+    }
+    let (outer, n) = cabi::lower_array(mem, &elems, LIST_SIZE, LIST_ALIGN)?;
+    mem.write(retptr, &result_list_ok(outer, n))
 }
 
 /// `result<list<..>, error-code>`: err.

@@ -2,9 +2,9 @@
 //! resources in the engine's resource table, the limits of one call, and the host logic
 //! the natives call (`natives/`); [`I2cConfig`] builds it from grants.
 
-use crate::bus::{ErrorCode, I2cBus, Operation};
-use crate::linux::LinuxI2c;
-use crate::sim::SimBus;
+use crate::backend::linux::LinuxI2c;
+use crate::backend::sim::SimBus;
+use crate::backend::{ErrorCode, I2cBus, Operation};
 use wasi_hw_policy::i2c::{I2cGrantError, I2cPolicy};
 use wasi_hw_runtime::{Resource, ResourceTable, Trap};
 
@@ -187,7 +187,7 @@ pub enum I2cSetupError {
 /// Builder for an [`I2cHost`] from grants (what the CLI does).
 ///
 /// ```no_run
-/// # use wasi_hw_i2c::{I2cConfig, sim::SimBus};
+/// # use wasi_hw_i2c::{I2cConfig, SimBus};
 /// let host = I2cConfig::from_grants(&["sim:0x48,0x50", "/dev/i2c-1:0x20"])?
 ///     .with_bus("sim", SimBus::with_default_devices()) // optional: this is the default for "sim"
 ///     .build()?;

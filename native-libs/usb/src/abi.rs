@@ -246,8 +246,8 @@ pub fn hotplug_elem(arrived: bool, info: &DeviceInfo, handle: u32) -> [u8; 12] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::sim::model;
     use crate::backend::UsbSpeed;
-    use crate::sim::model;
     use wasi_hw_runtime::cabi::BufferMemory as FakeMem;
 
     fn info() -> DeviceInfo {

@@ -130,7 +130,7 @@ impl UsbBackend for NullBackend {
 pub(crate) fn host_backend() -> Box<dyn UsbBackend> {
     #[cfg(target_os = "linux")]
     {
-        Box::new(crate::nusb_backend::NusbBackend::new())
+        Box::new(crate::backend::nusb::NusbBackend::new())
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -438,7 +438,7 @@ mod tests {
         let dummy = || DeviceRes {
             info: DeviceInfo {
                 key: 1,
-                descriptor: crate::sim::model::test_device().descriptor,
+                descriptor: crate::backend::sim::model::test_device().descriptor,
                 bus: 1,
                 address: 2,
                 ports: vec![1],

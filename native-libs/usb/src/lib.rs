@@ -25,13 +25,11 @@ mod ctx;
 pub mod descriptors;
 pub mod error;
 mod natives;
-#[cfg(target_os = "linux")]
-pub mod nusb_backend;
-pub mod sim;
 
 use wasi_hw_policy::usb::{UsbBackendKind, UsbPolicy};
 use wasi_hw_runtime::{Engine, Instance};
 
+pub use backend::sim::{SimBackend, SimController};
 pub use backend::{UsbBackend, UsbDeviceHandle};
 pub use ctx::UsbState;
 pub use error::UsbError;
@@ -39,7 +37,6 @@ pub use natives::{
     host_modules, signatures, DEVICE_MODULE, HOTPLUG_MODULE, MAX_RESOURCES, MAX_TRANSFER_SIZE,
     TRANSFERS_MODULE,
 };
-pub use sim::{SimBackend, SimController};
 pub use wasi_hw_policy::usb::UsbGrantError;
 
 /// What one instance may do with USB: the grants and the backend that serves them.
@@ -88,11 +85,9 @@ impl UsbConfig {
     }
 }
 
-/// Whether a module (`.wasm` or `.aot` bytes) can import the wasi:usb natives (see
-/// `wasi_hw_i2c::imported_by`: import names are stored verbatim in both formats).
-pub fn imported_by(module: &[u8]) -> bool {
-    memchr::memmem::find(wasi_hw_runtime::import_region(module), b"wasi:usb/").is_some()
-}
+/// The import-module name prefix these natives answer to (see
+/// `wasi_hw_i2c::IMPORT_PREFIXES`).
+pub const IMPORT_PREFIXES: &[&str] = &["wasi:usb/"];
 
 /// Registers the wasi:usb natives with WAMR (process-global; idempotent). Call before
 /// loading modules that import them.
@@ -111,4 +106,20 @@ pub fn install(instance: &mut Instance, config: UsbConfig) {
         config.policy.backend()
     );
     instance.extensions_mut().insert(config.into_state());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_host_module_answers_to_the_import_prefix() {
+        for m in host_modules() {
+            assert!(
+                IMPORT_PREFIXES.iter().any(|p| m.name().starts_with(p)),
+                "{}",
+                m.name()
+            );
+        }
+    }
 }

@@ -16,8 +16,26 @@ pub trait GuestMemory {
     fn memory_size(&self) -> u64;
     /// Copies `bytes` to `ptr`, or traps when they do not fit in memory.
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap>;
-    /// `cabi_realloc(0, 0, align, size)`: a fresh guest allocation, checked.
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap>;
+    /// Calls the guest's `cabi_realloc(0, 0, align, size)` and returns what it returned,
+    /// unchecked: [`GuestMemory::alloc`] checks it.
+    fn call_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap>;
+
+    /// A fresh guest allocation of `size` bytes: no call for an empty one (the canonical
+    /// ABI never allocates those; any aligned pointer works), else the guest allocator's
+    /// pointer, trapping unless it is aligned and the whole allocation lies in memory.
+    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
+        if size == 0 {
+            return Ok(align.max(1));
+        }
+        let ptr = self.call_realloc(align, size)?;
+        if !ptr.is_multiple_of(align.max(1)) {
+            return Err(Trap::new(format!(
+                "cabi_realloc returned misaligned pointer {ptr:#x}"
+            )));
+        }
+        self.check_range(ptr, size)?;
+        Ok(ptr)
+    }
 
     /// Traps unless `[ptr, ptr+len)` lies in linear memory (copies nothing).
     fn check_range(&self, ptr: u32, len: u32) -> Result<(), Trap> {
@@ -43,8 +61,8 @@ impl GuestMemory for Caller<'_> {
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap> {
         Caller::write(self, ptr, bytes)
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-        self.realloc(align, size)
+    fn call_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
+        self.call_guest_realloc(align, size)
     }
     fn check_range(&self, ptr: u32, len: u32) -> Result<(), Trap> {
         Caller::check_range(self, ptr, len)
@@ -155,14 +173,9 @@ impl GuestMemory for BufferMemory {
         self.bytes[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(bytes);
         Ok(())
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-        // As `Caller::realloc`: an empty list needs no allocation, any aligned pointer does.
-        if size == 0 {
-            return Ok(align.max(1));
-        }
+    fn call_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
         let p = self.next.next_multiple_of(align.max(1));
         self.next = p + size;
-        self.check_range(p, size)?;
         self.allocs.push((p, align, size));
         Ok(p)
     }
@@ -188,6 +201,32 @@ mod tests {
             check_area(&mem, u32::MAX - 3, (8, 1)).is_err(),
             "no wrap-around"
         );
+    }
+
+    /// A guest allocator that returns whatever pointer it was given.
+    struct WildAllocator(u32);
+
+    impl GuestMemory for WildAllocator {
+        fn memory_size(&self) -> u64 {
+            4096
+        }
+        fn write(&mut self, _: u32, _: &[u8]) -> Result<(), Trap> {
+            Ok(())
+        }
+        fn call_realloc(&mut self, _: u32, _: u32) -> Result<u32, Trap> {
+            Ok(self.0)
+        }
+    }
+
+    #[test]
+    fn what_the_guest_allocator_returns_is_checked() {
+        assert_eq!(WildAllocator(64).alloc(4, 16).unwrap(), 64);
+        let misaligned = WildAllocator(66).alloc(4, 16).unwrap_err();
+        assert!(misaligned.message().contains("misaligned"), "{misaligned}");
+        let outside = WildAllocator(4088).alloc(4, 16).unwrap_err();
+        assert!(outside.message().contains("out of bounds"), "{outside}");
+        // An empty allocation calls nothing, whatever the allocator would return.
+        assert_eq!(WildAllocator(u32::MAX).alloc(4, 0).unwrap(), 4);
     }
 
     #[test]

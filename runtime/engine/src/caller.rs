@@ -176,12 +176,14 @@ impl Caller<'_> {
     }
 
     /// Allocates `size` bytes aligned to `align` in guest memory through the guest's exported
-    /// `cabi_realloc(0, 0, align, size)` (canonical ABI), and checks the result.
+    /// `cabi_realloc(0, 0, align, size)` (canonical ABI), and checks the result
+    /// ([`crate::cabi::GuestMemory::alloc`]).
     pub fn realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-        if size == 0 {
-            // The canonical ABI never calls realloc for empty lists: any aligned pointer works.
-            return Ok(align.max(1));
-        }
+        crate::cabi::GuestMemory::alloc(self, align, size)
+    }
+
+    /// The raw `cabi_realloc` call behind [`Caller::realloc`].
+    pub(crate) fn call_guest_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
         let func = self.realloc_fn()?;
         let mut argv = [0u32, 0, align, size];
         // SAFETY: cabi_realloc's signature is (i32 i32 i32 i32) -> i32 (checked when it was
@@ -197,14 +199,7 @@ impl Caller<'_> {
                 self.exception()
             )));
         }
-        let ptr = argv[0];
-        if !ptr.is_multiple_of(align.max(1)) {
-            return Err(Trap::new(format!(
-                "cabi_realloc returned misaligned pointer {ptr:#x}"
-            )));
-        }
-        self.check(ptr, u64::from(size))?;
-        Ok(ptr)
+        Ok(argv[0])
     }
 
     /// The guest's `cabi_realloc`, looked up by name and type-checked on first use, then

@@ -7,6 +7,15 @@ pub enum Error {
     Init,
     #[error("not a WebAssembly or WAMR AOT module (bad magic number)")]
     NotAModule,
+    #[error("truncated or corrupt AOT header")]
+    AotHeader,
+    #[error(
+        "AOT format version {0} is not supported (this runtime, WAMR 2.4.3, reads version {v}); recompile it with `wasi-hw compile`",
+        v = crate::AOT_VERSION
+    )]
+    AotVersion(u32),
+    #[error("AOT-compiled for {found}, but this runtime runs {host} code; recompile it with `wasi-hw compile --target {host}`")]
+    AotTarget { found: String, host: &'static str },
     #[error("module too large ({0} bytes)")]
     TooLarge(usize),
     #[error("failed to load module: {0}")]

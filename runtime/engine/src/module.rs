@@ -5,6 +5,7 @@ use wasi_hw_wamr_sys as sys;
 
 use crate::engine::{ensure_thread_env, Engine};
 use crate::error::Error;
+use crate::target::Target;
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 const AOT_MAGIC: &[u8; 4] = b"\0aot";
@@ -27,6 +28,43 @@ impl ModuleKind {
             Some(m) if m == WASM_MAGIC => Some(ModuleKind::Wasm),
             Some(m) if m == AOT_MAGIC => Some(ModuleKind::Aot),
             _ => None,
+        }
+    }
+}
+
+/// A module file's bytes with their kind, detected once (from the magic number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleFile {
+    kind: ModuleKind,
+    bytes: Vec<u8>,
+}
+
+impl ModuleFile {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<ModuleFile, Error> {
+        let bytes = bytes.into();
+        let kind = ModuleKind::detect(&bytes).ok_or(Error::NotAModule)?;
+        Ok(ModuleFile { kind, bytes })
+    }
+
+    pub fn kind(&self) -> ModuleKind {
+        self.kind
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// The `.aot` header, `None` for a `.wasm` (an error for a truncated `.aot`).
+    pub fn aot_info(&self) -> Result<Option<AotInfo>, Error> {
+        match self.kind {
+            ModuleKind::Wasm => Ok(None),
+            ModuleKind::Aot => AotInfo::parse(&self.bytes)
+                .map(Some)
+                .ok_or(Error::AotHeader),
         }
     }
 }
@@ -65,6 +103,22 @@ pub struct AotInfo {
 }
 
 impl AotInfo {
+    /// Whether this runtime build can run the code: same format version, same target.
+    /// The error says how to get a file it can run.
+    pub fn check_runnable(&self) -> Result<(), Error> {
+        if self.version != AOT_VERSION {
+            return Err(Error::AotVersion(self.version));
+        }
+        let host = Target::host();
+        if host.map(Target::wamr_arch) != Some(self.arch.as_str()) {
+            return Err(Error::AotTarget {
+                found: self.arch.clone(),
+                host: host.map_or("unknown", Target::name),
+            });
+        }
+        Ok(())
+    }
+
     /// Parses the header: magic, version, then the target-info section (type 0).
     pub fn parse(bytes: &[u8]) -> Option<AotInfo> {
         if ModuleKind::detect(bytes)? != ModuleKind::Aot {
@@ -107,86 +161,6 @@ impl AotInfo {
             feature_flags,
         })
     }
-}
-
-/// The part of a module's bytes that names its imports: the import section of a `.wasm`,
-/// the init-data section of a WAMR `.aot` (where the AOT format keeps the import names).
-/// For scanning for an import's module name before loading (native libraries must be
-/// registered before the load that resolves them) without reading the whole file. The
-/// whole input when the layout is not recognised, so that a scan errs towards finding a
-/// name; a `.wasm` without an import section gives an empty slice.
-pub fn import_region(bytes: &[u8]) -> &[u8] {
-    let section = match ModuleKind::detect(bytes) {
-        Some(ModuleKind::Wasm) => wasm_section(bytes, 2),
-        Some(ModuleKind::Aot) => aot_section(bytes, 1),
-        None => None,
-    };
-    match section {
-        Some(Ok(s)) => s,
-        Some(Err(())) | None => bytes,
-    }
-}
-
-/// Walks the sections of a `.wasm`: `Some(Ok(content))` of the first section `id`,
-/// `Some(Ok(&[]))` if there is none, `Some(Err(()))` if the layout is broken.
-fn wasm_section(bytes: &[u8], id: u8) -> Option<Result<&[u8], ()>> {
-    let mut at = 8;
-    while at < bytes.len() {
-        let sid = bytes[at];
-        let (size, n) = leb128_u32(bytes.get(at + 1..)?)?;
-        let start = at + 1 + n;
-        let end = start
-            .checked_add(size as usize)
-            .filter(|e| *e <= bytes.len());
-        let Some(end) = end else {
-            return Some(Err(()));
-        };
-        if sid == id {
-            return Some(Ok(&bytes[start..end]));
-        }
-        at = end;
-    }
-    Some(Ok(&[]))
-}
-
-/// An unsigned LEB128 u32 and its length in bytes.
-fn leb128_u32(b: &[u8]) -> Option<(u32, usize)> {
-    let mut v: u32 = 0;
-    for (i, byte) in b.iter().take(5).enumerate() {
-        v |= u32::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-/// The content of section `ty` of a WAMR `.aot` (sections: u32 type, u32 size, content,
-/// each starting 4-byte aligned), as [`wasm_section`].
-fn aot_section(bytes: &[u8], ty: u32) -> Option<Result<&[u8], ()>> {
-    let word = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    };
-    let mut at = 8;
-    while at < bytes.len() {
-        let (Some(t), Some(size)) = (word(at), word(at + 4)) else {
-            return Some(Err(()));
-        };
-        let start = at + 8;
-        let Some(end) = start
-            .checked_add(size as usize)
-            .filter(|e| *e <= bytes.len())
-        else {
-            return Some(Err(()));
-        };
-        if t == ty {
-            return Some(Ok(&bytes[start..end]));
-        }
-        at = end.next_multiple_of(4);
-    }
-    Some(Ok(&[]))
 }
 
 pub(crate) struct ModuleInner {
@@ -238,8 +212,13 @@ impl Module {
     /// Loads a module from `.wasm` or `.aot` bytes (detected by magic number). Host modules
     /// it imports must be registered on the engine first; an import nobody provides is an
     /// error here rather than a trap later.
-    pub fn new(_engine: &Engine, bytes: impl Into<Vec<u8>>) -> Result<Module, Error> {
-        let module = Self::load_unchecked(bytes)?;
+    pub fn new(engine: &Engine, bytes: impl Into<Vec<u8>>) -> Result<Module, Error> {
+        Self::from_file(engine, ModuleFile::new(bytes)?)
+    }
+
+    /// [`Module::new`] for a file whose kind is already known.
+    pub fn from_file(_engine: &Engine, file: ModuleFile) -> Result<Module, Error> {
+        let module = Self::load_file(file)?;
         if let Some(missing) = module
             .imports()
             .into_iter()
@@ -256,9 +235,13 @@ impl Module {
     /// Like [`Module::new`] but accepts unresolved function imports (calling one traps);
     /// used by `inspect`.
     pub fn load_unchecked(bytes: impl Into<Vec<u8>>) -> Result<Module, Error> {
+        Self::load_file(ModuleFile::new(bytes)?)
+    }
+
+    fn load_file(file: ModuleFile) -> Result<Module, Error> {
         ensure_thread_env();
-        let mut bytes: Box<[u8]> = bytes.into().into_boxed_slice();
-        let kind = ModuleKind::detect(&bytes).ok_or(Error::NotAModule)?;
+        let kind = file.kind;
+        let mut bytes: Box<[u8]> = file.bytes.into_boxed_slice();
         let len = u32::try_from(bytes.len()).map_err(|_| Error::TooLarge(bytes.len()))?;
         let mut err = [0 as c_char; 256];
         // SAFETY: `bytes` is writable, `len` is its length, and it is kept alive (unmoved,
@@ -342,42 +325,37 @@ mod tests {
     }
 
     #[test]
-    fn import_region_of_wasm_is_the_import_section() {
-        let wasm = wat::parse_str(
-            r#"(module (import "wasi:i2c/i2c@0.2.0-draft" "f" (func))
-                (func (export "g")) (data (i32.const 0) "wasi:usb/device") (memory 1))"#,
-        )
-        .unwrap();
-        let r = import_region(&wasm);
-        let has = |n: &str| r.windows(n.len()).any(|w| w == n.as_bytes());
-        assert!(has("wasi:i2c/") && !has("wasi:usb/"), "{r:?}");
-        let none = wat::parse_str(r#"(module (func (export "g")))"#).unwrap();
-        assert!(import_region(&none).is_empty());
-        // Broken layouts give everything back.
-        let mut cut = wasm.clone();
-        cut.truncate(12);
-        assert_eq!(import_region(&cut), &cut[..]);
-        assert_eq!(import_region(b"junk"), b"junk");
-    }
-
-    #[test]
-    fn import_region_of_aot_is_the_init_data_section() {
-        let mut aot = b"\0aot\x06\0\0\0".to_vec();
-        // Target info (type 0, 6 bytes, padded to 4), then init data (type 1).
-        aot.extend_from_slice(&[0, 0, 0, 0, 6, 0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]);
-        aot.extend_from_slice(&[1, 0, 0, 0, 9, 0, 0, 0]);
-        aot.extend_from_slice(b"wasi:usb/");
-        assert_eq!(import_region(&aot), b"wasi:usb/");
-        aot.truncate(aot.len() - 1);
-        assert_eq!(
-            import_region(&aot).len(),
-            aot.len(),
-            "truncated: everything"
-        );
-    }
-
-    #[test]
     fn aot_info_rejects_truncated_header() {
         assert_eq!(AotInfo::parse(b"\0aot\x06\0\0\0"), None);
+        let file = ModuleFile::new(b"\0aot\x06\0\0\0".to_vec()).unwrap();
+        assert!(matches!(file.aot_info(), Err(Error::AotHeader)));
+        assert!(matches!(
+            ModuleFile::new(b"\x7fELF".to_vec()),
+            Err(Error::NotAModule)
+        ));
+    }
+
+    #[test]
+    fn aot_of_another_target_or_version_is_not_runnable() {
+        let host = Target::host().unwrap();
+        let info = |version, arch: &str| AotInfo {
+            version,
+            arch: arch.to_string(),
+            e_machine: 0,
+            is_64_bit: true,
+            little_endian: true,
+            feature_flags: 0,
+        };
+        assert!(info(AOT_VERSION, host.wamr_arch()).check_runnable().is_ok());
+        let other = Target::ALL.into_iter().find(|t| *t != host).unwrap();
+        let err = info(AOT_VERSION, other.wamr_arch())
+            .check_runnable()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("--target {host}")),
+            "{err}"
+        );
+        let err = info(5, host.wamr_arch()).check_runnable().unwrap_err();
+        assert!(err.to_string().contains("version 5"), "{err}");
     }
 }

@@ -1,56 +1,41 @@
 //! One path from grants to natives, used by the CLI, the tests and the benchmarks:
 //!
-//! 1. [`Grants`]: what an instance may touch, from `--i2c`/`--usb` values and grants files
-//!    (one parser for both kinds of line);
-//! 2. [`register_for`]: the native symbol tables a module can import, registered with the
-//!    engine before the module loads (WAMR resolves imports at load time), and only those:
-//!    building the WASI-USB tables costs tens of microseconds of an I2C driver's cold start;
-//! 3. [`install`]: the per-instance host state for the grants (nothing granted: no bus, no
+//! 1. [`read_module`]: a module file read once, its kind detected once, an `.aot` for
+//!    another target refused before WAMR sees it;
+//! 2. [`Grants`]: what an instance may touch, from `--i2c`/`--usb` values and grants files;
+//! 3. [`register_for`]: the native symbol tables a module imports from ([`imports`]),
+//!    registered with the engine before the module loads, and only those;
+//! 4. [`install`]: the per-instance host state for the grants (nothing granted: no bus, no
 //!    USB backend at all).
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use wasi_hw_runtime::{Engine, Instance};
+use anyhow::{Context, Result};
+use wasi_hw_runtime::{Engine, Instance, ModuleFile};
 
-/// What one instance may touch: the values of every `--i2c` and `--usb` option, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grants {
-    /// `BUS:ADDRS` (see `wasi_hw_policy::i2c`).
-    pub i2c: Vec<String>,
-    /// `sim`, `VID:PID`, ... (see `wasi_hw_policy::usb`).
-    pub usb: Vec<String>,
-}
+mod grants;
+pub mod imports;
 
-impl Grants {
-    /// Adds the grants of a grants file: one `i2c BUS:ADDRS` or `usb GRANT` per line,
-    /// blank lines and `#` comments ignored. The grants themselves are checked when
-    /// installed, with the same messages as flags.
-    pub fn add_lines(&mut self, text: &str) -> Result<()> {
-        for (n, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            match line.split_once(char::is_whitespace) {
-                Some(("i2c", grant)) => self.i2c.push(grant.trim().to_string()),
-                Some(("usb", grant)) => self.usb.push(grant.trim().to_string()),
-                _ => bail!(
-                    "line {}: expected `i2c BUS:ADDRS` or `usb GRANT`, got {line:?}",
-                    n + 1
-                ),
-            }
-        }
-        Ok(())
+pub use grants::Grants;
+
+/// Reads a module file: `.wasm`, or an `.aot` this runtime can run (format version and
+/// target checked from the header, with a message that says how to rebuild it).
+pub fn read_module(path: &Path) -> Result<ModuleFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = ModuleFile::new(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
+            path.display()
+        )
+    })?;
+    if let Some(info) = file
+        .aot_info()
+        .with_context(|| path.display().to_string())?
+    {
+        info.check_runnable()
+            .with_context(|| path.display().to_string())?;
     }
-
-    /// [`Grants::add_lines`] of the file at `path`.
-    pub fn add_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        self.add_lines(&text)
-            .with_context(|| path.display().to_string())
-    }
+    Ok(file)
 }
 
 /// Registers every native library (for tools that load modules of any kind).
@@ -60,12 +45,12 @@ pub fn register_all(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Registers the native libraries `module` (.wasm or .aot bytes) can import.
-pub fn register_for(engine: &Engine, module: &[u8]) -> Result<()> {
-    if wasi_hw_i2c::imported_by(module) {
+/// Registers the native libraries `module` imports from.
+pub fn register_for(engine: &Engine, module: &ModuleFile) -> Result<()> {
+    if imports::imports_any(module, wasi_hw_i2c::IMPORT_PREFIXES) {
         wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
     }
-    if wasi_hw_usb::imported_by(module) {
+    if imports::imports_any(module, wasi_hw_usb::IMPORT_PREFIXES) {
         wasi_hw_usb::register(engine).context("registering WASI-USB natives")?;
     }
     Ok(())
@@ -85,45 +70,4 @@ pub fn install(instance: &mut Instance, grants: &Grants) -> Result<()> {
         wasi_hw_usb::install(instance, config);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grants_file_adds_to_the_flags() {
-        let mut g = Grants {
-            i2c: vec!["sim:0x48".to_string()],
-            usb: vec![],
-        };
-        let text = "# sensors\ni2c /dev/i2c-1:0x48,0x50  # the board's bus\n\nusb 0781:5567\n";
-        g.add_lines(text).unwrap();
-        assert_eq!(g.i2c, ["sim:0x48", "/dev/i2c-1:0x48,0x50"]);
-        assert_eq!(g.usb, ["0781:5567"]);
-        let err = g.add_lines("gpio 4\n").unwrap_err();
-        assert!(err.to_string().contains("line 1"), "{err}");
-        assert!(g.add_lines("i2c\n").is_err());
-        let err = g.add_file(Path::new("/nonexistent/grants")).unwrap_err();
-        assert!(err.to_string().contains("cannot read"), "{err}");
-    }
-
-    #[test]
-    fn grant_lines_reach_the_policy() {
-        // What the policy makes of file lines (formerly I2cPolicy::parse_grant_lines).
-        let mut g = Grants::default();
-        g.add_lines("# sensors\ni2c sim:0x48   # tmp102\n\n  i2c /dev/i2c-1:0x50-0x57\n")
-            .unwrap();
-        let p = wasi_hw_policy_of(&g);
-        assert!(p.allows("sim", 0x48));
-        assert!(p.allows("/dev/i2c-1", 0x57));
-        assert!(!p.allows("sim", 0x50));
-        let mut bad = Grants::default();
-        bad.add_lines("i2c sim\n").unwrap();
-        assert!(wasi_hw_i2c::I2cConfig::from_grants(&bad.i2c).is_err());
-    }
-
-    fn wasi_hw_policy_of(g: &Grants) -> wasi_hw_policy::i2c::I2cPolicy {
-        wasi_hw_policy::i2c::I2cPolicy::from_grants(&g.i2c).unwrap()
-    }
 }

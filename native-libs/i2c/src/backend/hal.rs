@@ -9,9 +9,9 @@
 
 use embedded_hal::i2c::{self as hal, ErrorKind, ErrorType};
 
-use crate::bus::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
-use crate::linux::LinuxI2c;
-use crate::sim::SimBus;
+use crate::backend::linux::LinuxI2c;
+use crate::backend::sim::SimBus;
+use crate::backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
 
 impl hal::Error for ErrorCode {
     fn kind(&self) -> ErrorKind {

@@ -15,7 +15,7 @@
 //!   data NAK, other drivers for bus faults, so no specific case would be honest
 //! - `EOPNOTSUPP`, `EINVAL`, `EPROTO`, `EBADMSG`, `ESHUTDOWN`, anything else → `other`, logged.
 
-use crate::bus::{
+use crate::backend::{
     scatter_reads, segments, ErrorCode, I2cBus, NoAcknowledgeSource, Operation, Segment,
 };
 use i2cdev::core::{I2CDevice, I2CMessage, I2CTransfer};

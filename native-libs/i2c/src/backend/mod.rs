@@ -1,6 +1,12 @@
-//! The backend trait every bus implements, and the error codes of `wasi:i2c/i2c`.
+//! The backend trait every bus implements, and the error codes of `wasi:i2c/i2c`. The
+//! backends: [`linux`] (`/dev/i2c-N`) and [`sim`] (in-process devices); [`hal`] makes each
+//! an `embedded_hal::i2c::I2c`.
 
 use std::fmt;
+
+pub mod hal;
+pub mod linux;
+pub mod sim;
 
 /// `enum no-acknowledge-source { address, data, unknown }` (case order = discriminant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use super::host;
 use crate::abi;
-use crate::bus::ErrorCode;
+use crate::backend::ErrorCode;
 use wasi_hw_runtime::{cabi, Caller, Trap};
 
 pub(super) fn open_i2c(

@@ -1,9 +1,9 @@
 //! `wasi:i2c/i2c`: reads, writes and transactions on a granted bus.
 
-use super::{begin_method, host, lift_address, store_list_result};
+use super::{begin_method, host, lift_address};
 use crate::abi;
-use crate::bus::{ErrorCode, Operation};
-use wasi_hw_runtime::{cabi, Caller, Trap};
+use crate::backend::{ErrorCode, Operation};
+use wasi_hw_runtime::{Caller, Trap};
 
 pub(super) fn read(
     caller: &mut Caller<'_>,
@@ -25,7 +25,7 @@ pub(super) fn read(
         h.run(bus, address, "read", &mut [Operation::Read(&mut buf)])
             .map(|()| buf)
     });
-    store_list_result(caller, retptr, r)
+    abi::store_list_result(caller, retptr, r)
 }
 
 pub(super) fn write(
@@ -85,7 +85,7 @@ pub(super) fn write_read(
                 .map(|()| buf)
         }
     };
-    store_list_result(caller, retptr, r)
+    abi::store_list_result(caller, retptr, r)
 }
 
 /// A transaction operation with its data copied out of the guest.
@@ -155,17 +155,11 @@ pub(super) fn transaction(
     if let Err(e) = r {
         return caller.write(retptr, &abi::result_list_err(e));
     }
-    // One list per operation: the bytes read, or an empty list for a write.
-    let mut elems = Vec::with_capacity(owned.len() * abi::LIST_SIZE as usize);
-    for o in &owned {
-        let list = match o {
-            OwnedOp::Read(b) => cabi::lower_bytes(caller, b)?,
-            OwnedOp::Write(_) => cabi::lower_bytes(caller, &[])?,
-        };
-        elems.extend_from_slice(&cabi::encode_list(list));
-    }
-    let (outer, n) = cabi::lower_array(caller, &elems, abi::LIST_SIZE, abi::LIST_ALIGN)?;
-    caller.write(retptr, &abi::result_list_ok(outer, n))
+    let per_operation = owned.iter().map(|o| match o {
+        OwnedOp::Read(b) => b.as_slice(),
+        OwnedOp::Write(_) => &[][..],
+    });
+    abi::store_transaction_result(caller, retptr, per_operation)
 }
 
 pub(super) fn drop(caller: &mut Caller<'_>, handle: u32) -> Result<(), Trap> {

@@ -25,8 +25,6 @@ mod buses;
 mod delay;
 mod i2c;
 
-use crate::abi;
-use crate::bus::ErrorCode;
 use crate::ctx::I2cHost;
 use wasi_hw_runtime::{cabi, Caller, HostModule, Trap};
 
@@ -52,21 +50,6 @@ pub(crate) fn begin_method(
     let bus = host(caller)?.bus_of(handle)?;
     cabi::check_area(caller, retptr, (size, align))?;
     Ok(bus)
-}
-
-pub(crate) fn store_list_result(
-    caller: &mut Caller<'_>,
-    retptr: u32,
-    r: Result<Vec<u8>, ErrorCode>,
-) -> Result<(), Trap> {
-    let bytes = match r {
-        Ok(data) => {
-            let (ptr, len) = cabi::lower_bytes(caller, &data)?;
-            abi::result_list_ok(ptr, len)
-        }
-        Err(e) => abi::result_list_err(e),
-    };
-    caller.write(retptr, &bytes)
 }
 
 /// Lifting a `u16` from its flat `i32` keeps the low 16 bits (CanonicalABI.md, lift_flat).

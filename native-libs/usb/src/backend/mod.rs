@@ -1,8 +1,13 @@
 //! The backend seam: the host functions talk to a [`UsbBackend`] (enumeration, descriptors,
 //! hotplug) and to the [`UsbDeviceHandle`]s it opens (I/O). Two implementations: nusb over
-//! Linux usbfs, and the in-process simulated devices. Guests cannot tell them apart.
+//! Linux usbfs ([`nusb`]), and the in-process simulated devices ([`sim`]). Guests cannot
+//! tell them apart.
 
 use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+pub mod nusb;
+pub mod sim;
 
 use crate::descriptors::DeviceDescriptor;
 use crate::error::UsbResult;

@@ -15,13 +15,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures_core::Stream;
-use nusb::descriptors::TransferType as EpType;
-use nusb::transfer::{
+use ::nusb::descriptors::TransferType as EpType;
+use ::nusb::transfer::{
     Buffer, Bulk, Completion, ControlIn, ControlOut, ControlType, In, Interrupt, Out, Recipient,
     TransferError,
 };
-use nusb::{Endpoint, MaybeFuture};
+use ::nusb::{Endpoint, MaybeFuture};
+use futures_core::Stream;
 
 use crate::backend::*;
 use crate::descriptors::{DeviceDescriptor, MAX_CONFIG_LEN};
@@ -32,8 +32,8 @@ const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Maps nusb's error (kind first: nusb has already interpreted the errno per call, e.g.
 /// ENOENT on open means the device is gone; the errno refines `Other`).
-pub fn map_error(e: &nusb::Error) -> UsbError {
-    use nusb::ErrorKind as K;
+pub fn map_error(e: &::nusb::Error) -> UsbError {
+    use ::nusb::ErrorKind as K;
     match e.kind() {
         K::Disconnected => UsbError::NoDevice,
         K::Busy => UsbError::Busy,
@@ -60,13 +60,13 @@ pub fn map_transfer_error(e: TransferError, cancelled_means: UsbError) -> UsbErr
     }
 }
 
-fn map_speed(s: Option<nusb::Speed>) -> UsbSpeed {
+fn map_speed(s: Option<::nusb::Speed>) -> UsbSpeed {
     match s {
-        Some(nusb::Speed::Low) => UsbSpeed::Low,
-        Some(nusb::Speed::Full) => UsbSpeed::Full,
-        Some(nusb::Speed::High) => UsbSpeed::High,
-        Some(nusb::Speed::Super) => UsbSpeed::Super,
-        Some(nusb::Speed::SuperPlus) => UsbSpeed::SuperPlus,
+        Some(::nusb::Speed::Low) => UsbSpeed::Low,
+        Some(::nusb::Speed::Full) => UsbSpeed::Full,
+        Some(::nusb::Speed::High) => UsbSpeed::High,
+        Some(::nusb::Speed::Super) => UsbSpeed::Super,
+        Some(::nusb::Speed::SuperPlus) => UsbSpeed::SuperPlus,
         _ => UsbSpeed::Unknown,
     }
 }
@@ -105,10 +105,10 @@ fn sysfs_config_value(sysfs: &Path) -> UsbResult<u8> {
 }
 
 pub struct NusbBackend {
-    known: HashMap<DeviceKey, nusb::DeviceInfo>,
-    keys: HashMap<nusb::DeviceId, DeviceKey>,
+    known: HashMap<DeviceKey, ::nusb::DeviceInfo>,
+    keys: HashMap<::nusb::DeviceId, DeviceKey>,
     next_key: DeviceKey,
-    watch: Option<nusb::hotplug::HotplugWatch>,
+    watch: Option<::nusb::hotplug::HotplugWatch>,
 }
 
 impl NusbBackend {
@@ -121,7 +121,7 @@ impl NusbBackend {
         }
     }
 
-    fn key_for(&mut self, info: &nusb::DeviceInfo) -> DeviceKey {
+    fn key_for(&mut self, info: &::nusb::DeviceInfo) -> DeviceKey {
         let next = &mut self.next_key;
         let key = *self.keys.entry(info.id()).or_insert_with(|| {
             *next += 1;
@@ -131,11 +131,11 @@ impl NusbBackend {
         key
     }
 
-    fn info(&self, key: DeviceKey) -> UsbResult<&nusb::DeviceInfo> {
+    fn info(&self, key: DeviceKey) -> UsbResult<&::nusb::DeviceInfo> {
         self.known.get(&key).ok_or(UsbError::NoDevice)
     }
 
-    fn describe(key: DeviceKey, info: &nusb::DeviceInfo) -> UsbResult<DeviceInfo> {
+    fn describe(key: DeviceKey, info: &::nusb::DeviceInfo) -> UsbResult<DeviceInfo> {
         let raw = read_sysfs_descriptors(info.sysfs_path())?;
         let descriptor = DeviceDescriptor::parse(&raw).ok_or(UsbError::Io)?;
         Ok(DeviceInfo {
@@ -165,12 +165,12 @@ impl UsbBackend for NusbBackend {
             // No USB subsystem (e.g. a container): no devices, rather than an error.
             return Ok(Vec::new());
         }
-        let list: Vec<nusb::DeviceInfo> = nusb::list_devices()
+        let list: Vec<::nusb::DeviceInfo> = ::nusb::list_devices()
             .wait()
             .map_err(|e| map_error(&e))?
             .collect();
         // Forget devices that are gone: their `usb-device`s then report no-device.
-        let present: std::collections::HashSet<nusb::DeviceId> =
+        let present: std::collections::HashSet<::nusb::DeviceId> =
             list.iter().map(|i| i.id()).collect();
         self.keys.retain(|id, _| present.contains(id));
         let live: std::collections::HashSet<DeviceKey> = self.keys.values().copied().collect();
@@ -214,7 +214,7 @@ impl UsbBackend for NusbBackend {
 
     fn enable_hotplug(&mut self) -> UsbResult<()> {
         if self.watch.is_none() {
-            self.watch = Some(nusb::watch_devices().map_err(|e| map_error(&e))?);
+            self.watch = Some(::nusb::watch_devices().map_err(|e| map_error(&e))?);
             // Learn the current devices so that their removal can be reported.
             self.list_devices()?;
         }
@@ -230,14 +230,14 @@ impl UsbBackend for NusbBackend {
         // Bounded: at most this many events per poll, the rest stay queued in the socket.
         for _ in 0..256 {
             match Pin::new(&mut watch).poll_next(&mut cx) {
-                Poll::Ready(Some(nusb::hotplug::HotplugEvent::Connected(info))) => {
+                Poll::Ready(Some(::nusb::hotplug::HotplugEvent::Connected(info))) => {
                     let key = self.key_for(&info);
                     match Self::describe(key, &info) {
                         Ok(d) => events.push(HotplugEvent::Arrived(d)),
                         Err(e) => log::warn!("usb hotplug: cannot describe new device: {e}"),
                     }
                 }
-                Poll::Ready(Some(nusb::hotplug::HotplugEvent::Disconnected(id))) => {
+                Poll::Ready(Some(::nusb::hotplug::HotplugEvent::Disconnected(id))) => {
                     let Some(key) = self.keys.remove(&id) else {
                         continue;
                     };
@@ -311,7 +311,7 @@ impl Ep {
     fn pending(&self) -> usize {
         each_ep!(self, e => e.pending())
     }
-    fn clear_halt(&mut self) -> Result<(), nusb::Error> {
+    fn clear_halt(&mut self) -> Result<(), ::nusb::Error> {
         each_ep!(self, e => e.clear_halt().wait())
     }
 }
@@ -340,9 +340,9 @@ struct ControlPending {
 }
 
 struct NusbHandle {
-    device: nusb::Device,
+    device: ::nusb::Device,
     sysfs: PathBuf,
-    interfaces: BTreeMap<u8, nusb::Interface>,
+    interfaces: BTreeMap<u8, ::nusb::Interface>,
     endpoints: BTreeMap<u8, EpState>,
     controls: BTreeMap<TransferId, ControlPending>,
     /// Bulk/interrupt transfer id → endpoint address.

@@ -236,8 +236,8 @@ impl SimDevice for SimEeprom {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::{I2cBus, Operation};
-    use crate::sim::SimBus;
+    use crate::backend::sim::SimBus;
+    use crate::backend::{I2cBus, Operation};
 
     fn bus_with(cfg: EepromConfig) -> (SimBus, SimEeprom) {
         let bus = SimBus::new();

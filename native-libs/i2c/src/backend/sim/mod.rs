@@ -13,7 +13,7 @@ mod tmp102;
 pub use eeprom::{EepromConfig, SimEeprom};
 pub use tmp102::SimTmp102;
 
-use crate::bus::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
+use crate::backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 

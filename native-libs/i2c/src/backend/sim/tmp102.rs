@@ -176,8 +176,8 @@ impl SimDevice for SimTmp102 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::I2cBus;
-    use crate::sim::SimBus;
+    use crate::backend::sim::SimBus;
+    use crate::backend::I2cBus;
 
     fn bus_with(t: f32) -> (SimBus, SimTmp102) {
         let bus = SimBus::new();

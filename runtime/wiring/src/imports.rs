@@ -1,0 +1,126 @@
+//! Which native libraries a module imports from, decided before it loads (WAMR resolves
+//! imports at load time, so their tables must be registered first, and only those: the
+//! WASI-USB tables cost an I2C driver's cold start tens of microseconds).
+//!
+//! A `.wasm` is read with `wasmparser` (the import section only). A WAMR `.aot` keeps
+//! its import names in the init-data section, in a layout no crate parses: the names are
+//! looked for there as bytes. Both scans err towards "imported" when the file is broken,
+//! so that the load itself reports what is wrong.
+
+use wasi_hw_runtime::{ModuleFile, ModuleKind};
+
+/// Whether `module` imports from a module whose name starts with one of `prefixes`.
+pub fn imports_any(module: &ModuleFile, prefixes: &[&str]) -> bool {
+    match module.kind() {
+        ModuleKind::Wasm => match wasm_import_modules(module.bytes()) {
+            Ok(names) => names
+                .iter()
+                .any(|n| prefixes.iter().any(|p| n.starts_with(p))),
+            Err(_) => true,
+        },
+        ModuleKind::Aot => {
+            let region = match aot_section(module.bytes(), AOT_INIT_DATA_SECTION) {
+                Some(Ok(s)) => s,
+                Some(Err(())) | None => module.bytes(),
+            };
+            prefixes
+                .iter()
+                .any(|p| memchr::memmem::find(region, p.as_bytes()).is_some())
+        }
+    }
+}
+
+/// The module names of a `.wasm`'s imports, in order (repeats included).
+pub fn wasm_import_modules(wasm: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload? {
+            wasmparser::Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    names.push(import?.module.to_string());
+                }
+            }
+            // Sections come in order: nothing after the import section can import.
+            wasmparser::Payload::FunctionSection(_)
+            | wasmparser::Payload::CodeSectionStart { .. }
+            | wasmparser::Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+/// The AOT format's section type that holds the import names.
+const AOT_INIT_DATA_SECTION: u32 = 1;
+
+/// The content of section `ty` of a WAMR `.aot` (sections: u32 type, u32 size, content,
+/// each starting 4-byte aligned):
+/// `Some(Ok(content))` of the first one, `Some(Ok(&[]))` if there is none,
+/// `Some(Err(()))` if the layout is broken.
+fn aot_section(bytes: &[u8], ty: u32) -> Option<Result<&[u8], ()>> {
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let mut at = 8;
+    while at < bytes.len() {
+        let (Some(t), Some(size)) = (word(at), word(at + 4)) else {
+            return Some(Err(()));
+        };
+        let start = at + 8;
+        let Some(end) = start
+            .checked_add(size as usize)
+            .filter(|e| *e <= bytes.len())
+        else {
+            return Some(Err(()));
+        };
+        if t == ty {
+            return Some(Ok(&bytes[start..end]));
+        }
+        at = end.next_multiple_of(4);
+    }
+    Some(Ok(&[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(bytes: Vec<u8>) -> ModuleFile {
+        ModuleFile::new(bytes).unwrap()
+    }
+
+    #[test]
+    fn wasm_imports_are_read_from_the_import_section() {
+        let wasm = wat::parse_str(
+            r#"(module (import "wasi:i2c/i2c@0.2.0-draft" "f" (func))
+                (func (export "g")) (data (i32.const 0) "wasi:usb/device") (memory 1))"#,
+        )
+        .unwrap();
+        let wasm = file(wasm);
+        assert!(imports_any(&wasm, &["wasi:i2c/"]));
+        assert!(!imports_any(&wasm, &["wasi:usb/"]), "data is not an import");
+        let none = file(wat::parse_str(r#"(module (func (export "g")))"#).unwrap());
+        assert!(!imports_any(&none, &["wasi:i2c/"]));
+        // A broken file errs towards "imported"; the load reports the damage.
+        let mut cut = wasm.bytes().to_vec();
+        cut.truncate(12);
+        assert!(imports_any(&file(cut), &["wasi:usb/"]));
+    }
+
+    #[test]
+    fn aot_imports_are_looked_for_in_the_init_data_section() {
+        let mut aot = b"\0aot\x06\0\0\0".to_vec();
+        // Target info (type 0, 6 bytes, padded to 4) naming USB, then init data (type 1).
+        aot.extend_from_slice(&[0, 0, 0, 0, 6, 0, 0, 0]);
+        aot.extend_from_slice(b"wasi:u\0\0");
+        aot.extend_from_slice(&[1, 0, 0, 0, 9, 0, 0, 0]);
+        aot.extend_from_slice(b"wasi:i2c/");
+        assert!(imports_any(&file(aot.clone()), &["wasi:i2c/"]));
+        assert!(!imports_any(&file(aot.clone()), &["wasi:u\0"]));
+        aot.truncate(aot.len() - 1);
+        // Truncated: the whole file is searched.
+        assert!(imports_any(&file(aot), &["wasi:u\0"]));
+    }
+}
