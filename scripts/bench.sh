@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-log() { echo "bench: $*" >&2; }
+. scripts/lib.sh
 
 # Builds go to their own target dirs so that features never unify across variants.
 log "building the CLI and the bench binaries"
@@ -64,9 +64,9 @@ if [ "$smoke" -eq 0 ]; then
         "target/guests/$g.wasm" "target/bench/guests/$g.cwasm"
     done
   fi
-  if [ "$armv7" -eq 1 ] && [ -x scripts/cross-armv7.sh ]; then
+  if [ "$armv7" -eq 1 ] && [ -x scripts/armv7/cross.sh ]; then
     log "cross-building for armv7 (footprint only)"
-    scripts/cross-armv7.sh >/dev/null || log "armv7 cross build failed; its size is left out"
+    scripts/armv7/cross.sh >/dev/null || log "armv7 cross build failed; its size is left out"
   fi
 fi
 
@@ -84,7 +84,7 @@ if [ "$vm" -eq 1 ]; then
   for m in "${machines[@]}"; do
     log "in-VM benchmarks on $m (payload: scripts/vm/build-payload.sh $m)"
     scripts/vm/build-payload.sh "$m" --no-guests >/dev/null
-    if ! scripts/vm-test.sh "$m" --test scripts/vm/tests/bench.sh \
+    if ! scripts/vm/vm-test.sh "$m" --test scripts/vm/tests/bench.sh \
         --add "$root/target/bench/vm/bench.conf:bench.conf" >/dev/null; then
       log "the in-VM benchmarks failed on $m (console: ${VMTEST_LOGS:-target/vm-logs}/last-$m.log)"
       exit 1

@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-die() { echo "build-guests: $*" >&2; exit 1; }
+. "$root/scripts/lib.sh"
 
 if command -v rustup >/dev/null 2>&1 \
    && rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then

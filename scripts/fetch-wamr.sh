@@ -10,6 +10,8 @@
 # cargo records in a lockfile), so no registry address is written here.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+me=setup
+. "$root/scripts/lib.sh"
 dest="$root/third_party/wamr"
 crate=wamrx-sys
 version=0.3.0
@@ -39,9 +41,9 @@ cargo fetch --quiet --manifest-path "$tmp/fetch/Cargo.toml"
 
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 file=$(ls -1 "$cargo_home"/registry/cache/*/"$crate-$version.crate" 2>/dev/null | head -n1)
-[ -n "$file" ] || { echo "setup: error: cargo fetch left no $crate-$version.crate in $cargo_home/registry/cache" >&2; exit 1; }
+[ -n "$file" ] || die "cargo fetch left no $crate-$version.crate in $cargo_home/registry/cache"
 echo "$crate_sha256  $file" | sha256sum -c --quiet - \
-  || { echo "setup: error: $file does not have the pinned sha256 $crate_sha256" >&2; exit 1; }
+  || die "$file does not have the pinned sha256 $crate_sha256"
 tar -xzf "$file" -C "$tmp"
 mkdir -p "$root/third_party"
 rm -rf "$dest"

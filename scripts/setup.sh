@@ -6,6 +6,7 @@
 # Idempotent and quiet when there is nothing to do.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 
 packages=(
   clang libclang-dev llvm-16-dev lld-16 zlib1g-dev libzstd-dev
@@ -44,7 +45,7 @@ if ! qemu_ok; then
   fi
   DEBIAN_FRONTEND=noninteractive $debian_sudo apt-get install -y -qq --no-install-recommends \
     "${target[@]}" qemu-system-x86 qemu-system-arm >/dev/null
-  qemu_ok || { echo "setup: error: QEMU >= 10 not available after the install" >&2; exit 1; }
+  qemu_ok || die "QEMU >= 10 not available after the install"
 fi
 
 "$here/fetch-wamr.sh"

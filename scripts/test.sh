@@ -37,10 +37,10 @@ cargo test --manifest-path guests/Cargo.toml --quiet
 
 if wanted armv7; then
   stage "armv7: static cross build, qemu-arm-static runs, OpenWrt package"
-  scripts/cross-armv7.sh
-  scripts/test-armv7.sh
-  scripts/build-ipk.sh --no-build
-  scripts/test-ipk.sh
+  scripts/armv7/cross.sh
+  scripts/armv7/test.sh
+  scripts/openwrt/build-ipk.sh --no-build
+  scripts/openwrt/test-ipk.sh
 fi
 
 if wanted vm; then

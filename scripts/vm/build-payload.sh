@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds what the in-VM tests run into target/vm-payload/MACHINE (copied to /payload in the VM
-# by scripts/vm-test.sh): a static runtime-only `wasi-hw` for the VM's architecture, the
+# by scripts/vm/vm-test.sh): a static runtime-only `wasi-hw` for the VM's architecture, the
 # AOT-compiled guest drivers, always named NAME.aot inside the payload, the static native
 # baseline `bench-native` and temp-sensor.wasm (the in-VM benchmarks, tests/bench.sh).
 #
 #   scripts/vm/build-payload.sh x86_64|raspi2b [--no-guests]
 #     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
-#     raspi2b  static armv7 binary (scripts/cross-armv7.sh) + target/guests/NAME.armv7.aot
+#     raspi2b  static armv7 binary (scripts/armv7/cross.sh) + target/guests/NAME.armv7.aot
 #     --no-guests  do not run `scripts/build-guests.sh --no-aot` first (reuse target/guests/*.wasm)
 #
 # The .wasm guests come from scripts/build-guests.sh; every one is AOT-compiled here by the
@@ -17,8 +17,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 
-log() { echo "build-payload: $*" >&2; }
-die() { log "error: $*"; exit 2; }
+die_status=2
+. "$repo/scripts/lib.sh"
 
 [ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 machine=$1; shift
@@ -37,7 +37,7 @@ required=(temp-sensor eeprom i2c-tool hello)
 [ $guests -eq 0 ] || scripts/build-guests.sh --no-aot
 host_cli=${WASI_HW_HOST_BIN:-$repo/target/release/wasi-hw}
 [ -x "$host_cli" ] || cargo build --release --quiet --bin wasi-hw
-# cross-armv7.sh compiles the armv7 drivers with the same CLI.
+# armv7/cross.sh compiles the armv7 drivers with the same CLI.
 export WASI_HW_HOST_BIN=$host_cli
 
 rm -rf "$out"
@@ -56,7 +56,7 @@ case "$machine" in
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
     # (which also builds bench-native for armv7)
-    scripts/cross-armv7.sh
+    scripts/armv7/cross.sh
     cp target/armv7/wasi-hw "$out/wasi-hw"
     arm-linux-gnueabihf-strip -o "$out/bench-native" \
       target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
@@ -78,7 +78,7 @@ for wasm in target/guests/*.wasm; do
   name=$(basename "$wasm" .wasm)
   aot=target/guests/$name$suffix
   # x86_64: compiled here unless up to date (scripts/build-guests.sh makes the same file);
-  # armv7: cross-armv7.sh has just made them.
+  # armv7: armv7/cross.sh has just made them.
   if [ "$machine" = x86_64 ]; then
     aot_compile "$host_cli" "$wasm" "$aot" x86_64 >/dev/null
   fi

@@ -8,11 +8,13 @@
 #
 # Needs what scripts/setup.sh installs (Rust, the wasm32 toolchain, the armhf cross
 # compiler, QEMU); the pinned Debian kernels and busybox (scripts/vm/packages.lock) are
-# fetched by scripts/vm-test.sh and cached in ~/.cache/wasi-hw/vm. The console of each VM
-# is saved to target/vm-logs/last-MACHINE.log; vm-test.sh prints a failed run's failed
+# fetched by scripts/vm/vm-test.sh and cached in ~/.cache/wasi-hw/vm. The console of each VM
+# is saved to target/vm-logs/last-MACHINE.log; vm/vm-test.sh prints a failed run's failed
 # checks and last console lines.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+me=vm-ci
+. "$repo/scripts/lib.sh"
 cd "$repo"
 
 build=1
@@ -38,8 +40,7 @@ if [ $build -eq 1 ]; then
     t=$(now)
     # The .wasm guests are built once, with the first payload.
     if ! scripts/vm/build-payload.sh "$m" "${guests[@]}"; then
-      echo "vm-ci: building the $m payload failed" >&2
-      exit 1
+      die "building the $m payload failed"
     fi
     guests=(--no-guests)
     summary+=("build $m payload: $(( $(now) - t ))s")
@@ -49,7 +50,7 @@ fi
 for m in "${machines[@]}"; do
   t=$(now)
   rc=0
-  scripts/vm-test.sh "$m" --test "scripts/vm/tests/$m.sh" || rc=$?
+  scripts/vm/vm-test.sh "$m" --test "scripts/vm/tests/$m.sh" || rc=$?
   result=$(grep -a -o '[0-9]* passed, [0-9]* failed' "$logs/last-$m.log" 2>/dev/null | tail -n1)
   summary+=("VM $m: exit $rc (${result:-no summary}), $(( $(now) - t ))s")
   [ $rc -eq 0 ] || failed=1
@@ -60,7 +61,6 @@ echo "=== VM tests ==="
 printf '  %s\n' "${summary[@]}"
 echo "  total $(( $(now) - t0 ))s"
 if [ $failed -ne 0 ]; then
-  echo "vm-ci: FAILED (console logs: target/vm-logs/last-*.log; failing checks are the VMTEST-CHECK FAIL lines)" >&2
-  exit 1
+  die "FAILED (console logs: target/vm-logs/last-*.log; failing checks are the VMTEST-CHECK FAIL lines)"
 fi
 echo "vm-ci: all VM tests passed"

@@ -10,6 +10,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 vmdir=$repo/scripts/vm
+. "$repo/scripts/lib.sh"
 cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasi-hw/vm}
 . "$repo/scripts/lib/debian.sh"
 . "$vmdir/packages.sh"
@@ -27,7 +28,7 @@ for m in x86_64 raspi2b; do
       continue
     fi
     FORCE_UPDATE=1 vm_apt "$m"
-    current=$(vm_current "$m" "$role") || { echo "pin: the archive offers no $role for $m" >&2; exit 1; }
+    current=$(vm_current "$m" "$role") || die "the archive offers no $role for $m"
     read -r pkg ver <<<"$current"
     dl=$(mktemp -d)
     deb=$(vm_download "$m" "$pkg" "$ver" "$dl") || { cat "$dl/err" >&2; exit 1; }

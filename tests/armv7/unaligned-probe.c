@@ -1,4 +1,4 @@
-/* Self-check for scripts/test-armv7.sh: does this qemu-arm fault like ARMv7 hardware
+/* Self-check for scripts/armv7/test.sh: does this qemu-arm fault like ARMv7 hardware
  * on unaligned LDRD/LDM/VLDR? If it did not, a clean run of unaligned.wat under qemu
  * would prove nothing. `probe MODE` does one load from an odd address and prints
  * "MODE ok"; for ldrd, ldm and vldr the expected outcome is SIGBUS. Plain LDR must work

@@ -1,4 +1,4 @@
-;; Unaligned linear-memory accesses for the armv7 AOT check (scripts/test-armv7.sh).
+;; Unaligned linear-memory accesses for the armv7 AOT check (scripts/armv7/test.sh).
 ;; Every access below claims natural alignment (align=4/8) but hits an odd address,
 ;; which wasm allows. If the AOT compiler trusted the hint, LLVM could emit LDRD/STRD,
 ;; LDM/STM or VLDR/VSTR, which fault on unaligned addresses on ARMv7 (WAMR issue #1582).

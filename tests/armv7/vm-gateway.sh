@@ -1,6 +1,6 @@
 # Gateway checks on a real ARM Linux kernel: run inside the raspi2b VM (Cortex-A7, Debian
 # armmp kernel, i2c-bcm2835 with a tmp105 at 0x48 on BSC1) by
-#   scripts/test-armv7-vm.sh
+#   scripts/armv7/test-vm.sh
 # which puts the static armv7 wasi-hw, temp-sensor.aot and unaligned.aot (armv7) and the
 # alignment probe in /payload.
 # Checks: the binary runs on the real kernel, reads the emulated sensor through i2c-dev, runs

@@ -1,5 +1,5 @@
 # Helpers for the in-VM test scripts (busybox ash). Test scripts start with `. /lib/vmtest.sh`.
-# Installed as /lib/vmtest.sh in the initramfs by scripts/vm-test.sh.
+# Installed as /lib/vmtest.sh in the initramfs by scripts/vm/vm-test.sh.
 
 # vm_qmp JSON: ask the host harness to run one QMP command on this VM's QEMU; prints the reply
 # (one JSON line: {"return": ...} or {"error": ...}) and fails on an error reply or no reply.

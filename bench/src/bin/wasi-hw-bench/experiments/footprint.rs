@@ -63,7 +63,7 @@ pub(crate) fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Resu
             "strip",
         ),
         (
-            "`wasi-hw`, runtime only, static (scripts/cross-armv7.sh)",
+            "`wasi-hw`, runtime only, static (scripts/armv7/cross.sh)",
             p.armv7_cli(),
             "armv7",
             "arm-linux-gnueabihf-strip",

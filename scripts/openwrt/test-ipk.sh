@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Checks an OpenWrt .ipk built by scripts/build-ipk.sh: outer format, control file,
+# Checks an OpenWrt .ipk built by scripts/openwrt/build-ipk.sh: outer format, control file,
 # paths, modes and owners, that the binary is a static 32-bit ARM executable that runs
 # (under qemu-arm-static) and knows the packaged .aot drivers, the UCI config's syntax,
 # and what the procd init script asks procd to run (with OpenWrt's rc.common/procd
 # functions replaced by recording stubs).
 #
-#   scripts/test-ipk.sh [IPK]     default: the only target/openwrt/wasi-hw_*.ipk
+#   scripts/openwrt/test-ipk.sh [IPK]     default: the only target/openwrt/wasi-hw_*.ipk
 #
 # Every failed check is printed; the exit status is 1 if any failed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
 root=$PWD
 
 if [ $# -ge 1 ]; then
@@ -18,10 +19,10 @@ else
   shopt -s nullglob
   ipks=("$root"/target/openwrt/wasi-hw_*.ipk)
   shopt -u nullglob
-  [ ${#ipks[@]} -eq 1 ] || { echo "test-ipk: expected one target/openwrt/wasi-hw_*.ipk (run scripts/build-ipk.sh), found ${#ipks[@]}" >&2; exit 1; }
+  [ ${#ipks[@]} -eq 1 ] || die "expected one target/openwrt/wasi-hw_*.ipk (run scripts/openwrt/build-ipk.sh), found ${#ipks[@]}"
   ipk=${ipks[0]}
 fi
-[ -f "$ipk" ] || { echo "test-ipk: $ipk not found" >&2; exit 1; }
+[ -f "$ipk" ] || die "$ipk not found"
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }

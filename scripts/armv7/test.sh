@@ -10,15 +10,15 @@
 # first checks that this qemu faults on unaligned LDRD/LDM/VLDR as hardware does.
 # Last, the runtime/native-lib test suites cross-compiled for armv7.
 #
-#   scripts/test-armv7.sh [--no-unit]
+#   scripts/armv7/test.sh [--no-unit]
 #     --no-unit   skip the cross-compiled `cargo test` stage (the slowest one)
 #
 # Needs: target/release/wasi-hw (host, with the AOT compiler; or WASI_HW_HOST_BIN), target/guests/*.wasm
-# (scripts/build-guests.sh) and target/armv7/wasi-hw (scripts/cross-armv7.sh, which also
+# (scripts/build-guests.sh) and target/armv7/wasi-hw (scripts/armv7/cross.sh, which also
 # writes target/guests/NAME.armv7.aot; missing .aot files are compiled here).
 # Fails (exit 1) on any difference or failed run, printing the diffs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 
 unit=1
@@ -32,9 +32,10 @@ done
 host="${WASI_HW_HOST_BIN:-$root/target/release/wasi-hw}"
 arm="$root/target/armv7/wasi-hw"
 guests="$root/target/guests"
-die() { echo "test-armv7: $*" >&2; exit 1; }
+me=test-armv7
+. scripts/lib.sh
 [ -x "$host" ] || die "$host missing: cargo build --release"
-[ -x "$arm" ] || die "$arm missing: run scripts/cross-armv7.sh"
+[ -x "$arm" ] || die "$arm missing: run scripts/armv7/cross.sh"
 command -v qemu-arm-static >/dev/null || die "qemu-arm-static missing: run scripts/setup.sh"
 case "$(file -b "$arm")" in
   *ARM*statically*) ;;
@@ -159,7 +160,7 @@ done
 # --- 3. unit and integration tests of the runtime crates, cross-compiled, under qemu ---
 if [ "$unit" -eq 1 ]; then
   echo "test-armv7: cargo test for armv7 (runtime, policy, i2c, usb) under qemu-arm-static"
-  if ! scripts/cross-armv7.sh cargo test --quiet --locked \
+  if ! scripts/armv7/cross.sh cargo test --quiet --locked \
       -p wasi-hw-runtime -p wasi-hw-policy -p wasi-hw-i2c -p wasi-hw-usb; then
     fail "armv7 cargo test"
   fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot a real Debian kernel in QEMU with emulated I2C/USB hardware and run a test script in it.
 #
-#   scripts/vm-test.sh x86_64|raspi2b [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
+#   scripts/vm/vm-test.sh x86_64|raspi2b [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
 #                      [--timeout SECS] [--accel kvm|tcg] [--qemu-arg ARG]... [--append ARG]...
 #                      [--keep]
 #
@@ -25,14 +25,14 @@
 # the console logs.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 vmdir=$repo/scripts/vm
 cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasi-hw/vm}
 logdir=${VMTEST_LOGS:-$repo/target/vm-logs}
 
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-log() { echo "vm-test: $*" >&2; }
-die() { log "error: $*"; exit 2; }
+me=vm-test die_status=2
+. "$repo/scripts/lib.sh"
 
 [ $# -ge 1 ] || usage
 machine=$1; shift

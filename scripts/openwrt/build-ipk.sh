@@ -3,22 +3,22 @@
 # SDK: the static armv7 binary, the armv7 AOT drivers, the procd init script and the UCI
 # config of packaging/openwrt/wasi-hw/files.
 #
-#   scripts/build-ipk.sh [--no-build] [--arch ARCH] [--out DIR]
+#   scripts/openwrt/build-ipk.sh [--no-build] [--arch ARCH] [--out DIR]
 #     (default)    build everything first: guests (scripts/build-guests.sh: .wasm + host
-#                  compiler), then scripts/cross-armv7.sh (armv7 binary + armv7 .aot)
+#                  compiler), then scripts/armv7/cross.sh (armv7 binary + armv7 .aot)
 #     --no-build   package what target/armv7/wasi-hw and target/guests/*.armv7.aot hold
 #     --arch ARCH  opkg architecture name (default arm_cortex-a7_neon-vfpv4, the OpenWrt
 #                  name for Cortex-A7 boards). opkg installs only packages whose
 #                  Architecture is in the device's `opkg print-architecture`. The binary
 #                  runs on every ARMv7 hard-float CPU; the .aot drivers need the CPU they
-#                  were compiled for (WASI_HW_ARMV7_CPU, see scripts/cross-armv7.sh).
+#                  were compiled for (WASI_HW_ARMV7_CPU, see scripts/armv7/cross.sh).
 #     --out DIR    output directory (default target/openwrt)
 #
 # Format: what OpenWrt's ipkg-build writes and opkg reads: a gzip'ed tar holding
 # ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz, owned by root (0:0),
 # timestamps from the last commit (reproducible).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 
 build=1
@@ -35,16 +35,16 @@ while [ $# -gt 0 ]; do
     *) echo "build-ipk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-die() { echo "build-ipk: $*" >&2; exit 1; }
+. scripts/lib.sh
 
 if [ "$build" -eq 1 ]; then
   scripts/build-guests.sh
-  scripts/cross-armv7.sh
+  scripts/armv7/cross.sh
 fi
 
 files="$root/packaging/openwrt/wasi-hw/files"
 bin="$root/target/armv7/wasi-hw"
-[ -x "$bin" ] || die "$bin missing: run scripts/cross-armv7.sh (or drop --no-build)"
+[ -x "$bin" ] || die "$bin missing: run scripts/armv7/cross.sh (or drop --no-build)"
 case "$(file -b "$bin")" in
   *ARM*) ;;
   *) die "$bin is not an ARM executable" ;;

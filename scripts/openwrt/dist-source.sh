@@ -6,9 +6,9 @@
 # wasi-hw-VERSION/third_party/wamr; its sha256 beside it (.sha256). Timestamps are the last
 # commit's, owners root, so the same commit gives the same tarball.
 #
-#   scripts/dist-source.sh [--out DIR]
+#   scripts/openwrt/dist-source.sh [--out DIR]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=$root/target/dist
 case "${1:-}" in

@@ -2,10 +2,10 @@
 # Cross-builds the gateway runtime for armv7 hard-float (Cortex-A7/A9 OpenWrt routers) and
 # AOT-compiles the guest drivers for armv7.
 #
-#   scripts/cross-armv7.sh               static, stripped target/armv7/wasi-hw (runtime only,
+#   scripts/armv7/cross.sh               static, stripped target/armv7/wasi-hw (runtime only,
 #                                        no LLVM) + target/guests/NAME.armv7.aot for every
 #                                        target/guests/NAME.wasm
-#   scripts/cross-armv7.sh cargo ARGS..  any cargo command with the armv7 cross environment,
+#   scripts/armv7/cross.sh cargo ARGS..  any cargo command with the armv7 cross environment,
 #                                        e.g. `cargo test -p wasi-hw-runtime` (test binaries
 #                                        run under qemu-arm-static)
 #
@@ -23,7 +23,9 @@
 #       WASI_HW_ARMV7_CPU=cortex-a9 WASI_HW_ARMV7_FEATURES=-neon,-d32.
 #   WASI_HW_HOST_BIN   the x86_64 wasi-hw with the AOT compiler (default target/release/wasi-hw)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+me=cross-armv7
+. scripts/lib.sh
 root=$PWD
 
 triple=armv7-unknown-linux-gnueabihf
@@ -48,7 +50,7 @@ cross_env=(
 # paths; set LIBCLANG_PATH elsewhere). wamr-sys passes the armhf sysroot headers to it.
 
 for tool in arm-linux-gnueabihf-gcc arm-linux-gnueabihf-strip qemu-arm-static; do
-  command -v "$tool" >/dev/null || { echo "cross-armv7: $tool missing (run scripts/setup.sh)" >&2; exit 1; }
+  need "$tool"
 done
 
 # Pick the toolchain: rustup's std for the target if installed, else Debian's + build-std.
@@ -58,10 +60,8 @@ if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | 
 else
   cargo_bin=/usr/bin/cargo
   cross_env+=(RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1)
-  [ -d /usr/lib/rustlib/src/rust/library ] || {
-    echo "cross-armv7: no $triple std: install rust-web-src (scripts/setup.sh) or rustup target add $triple" >&2
-    exit 1
-  }
+  [ -d /usr/lib/rustlib/src/rust/library ] \
+    || die "no $triple std: install rust-web-src (scripts/setup.sh) or rustup target add $triple"
   build_std=(-Zbuild-std=std,panic_abort)
 fi
 
@@ -88,7 +88,7 @@ arm-linux-gnueabihf-strip -o "$out_dir/wasi-hw" "$cross_dir/$triple/release/wasi
 file_desc=$(file -b "$out_dir/wasi-hw" 2>/dev/null || true)
 echo "cross-armv7: $out_dir/wasi-hw ($(stat -c %s "$out_dir/wasi-hw") bytes${file_desc:+; $file_desc})"
 case "$file_desc" in
-  *dynamically*) echo "cross-armv7: expected a static binary" >&2; exit 1 ;;
+  *dynamically*) die "expected a static binary" ;;
 esac
 
 # AOT drivers: compiled on the host (the armv7 binary has no compiler).
