@@ -17,7 +17,7 @@ fn install(bus: &SimBus, grant: &str) -> impl FnOnce(&mut Instance) {
             .with_bus("sim", bus)
             .build()
             .unwrap();
-        inst.extensions_mut().insert(host);
+        wasi_hw_i2c::install(inst, host);
     }
 }
 

@@ -6,8 +6,8 @@ use common::{run_guest, MODES};
 use wasi_hw_usb::UsbConfig;
 
 fn grant(args: &[&str]) -> impl FnOnce(&mut wasi_hw_runtime::Instance) {
-    let config = UsbConfig::from_args(args).unwrap();
-    move |inst| wasi_hw_usb::install(inst, config)
+    let config = UsbConfig::from_grants(args).unwrap();
+    move |inst| wasi_hw_usb::install(inst, config.build())
 }
 
 #[test]

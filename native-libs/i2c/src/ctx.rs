@@ -46,7 +46,7 @@ impl Resource for DelayRes {
 }
 
 /// Per-instance state of the I2C natives: the granted buses and the handle table. Install
-/// it with `instance.extensions_mut().insert(host)`.
+/// it with [`crate::install`].
 pub struct I2cHost {
     policy: I2cPolicy,
     buses: Vec<(String, Box<dyn I2cBus>)>,

@@ -19,7 +19,7 @@
 //! let module = Module::new(&engine, std::fs::read("driver.aot")?)?;
 //! let mut instance = Instance::new(&module, &InstanceConfig::default())?;
 //! let host = wasi_hw_i2c::I2cConfig::from_grants(&["sim:0x48,0x50"])?.build()?;
-//! instance.extensions_mut().insert(host);
+//! wasi_hw_i2c::install(&mut instance, host);
 //! instance.run_main()?;
 //! # Ok(()) }
 //! ```
@@ -34,12 +34,17 @@ pub use backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
 pub use ctx::{I2cConfig, I2cHost, I2cSetupError, Limits};
 pub use natives::{host_modules, BUSES_MODULE, DELAY_MODULE, I2C_MODULE};
 
-use wasi_hw_runtime::Engine;
+use wasi_hw_runtime::{Engine, Instance};
 
 /// The import-module name prefixes these natives answer to (`wasi:i2c/...`, and the
 /// host's `wasi-hw:host/...` for buses and delay), for registering them only when a module
 /// imports from one (building the tables is part of every cold start).
 pub const IMPORT_PREFIXES: &[&str] = &["wasi:i2c/", "wasi-hw:host/"];
+
+/// Gives an instance its I2C state ([`I2cConfig::build`]): the granted buses.
+pub fn install(instance: &mut Instance, host: I2cHost) {
+    instance.extensions_mut().insert(host);
+}
 
 /// Registers the natives with the engine (idempotent).
 pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {

@@ -133,7 +133,7 @@ impl Guest {
             .build()
             .unwrap();
         let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
-        inst.extensions_mut().insert(host);
+        wasi_hw_i2c::install(&mut inst, host);
         Guest {
             inst,
             sim,

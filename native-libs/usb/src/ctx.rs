@@ -156,7 +156,7 @@ impl UsbState {
 
     pub(crate) fn empty() -> UsbState {
         UsbState::new(
-            UsbPolicy::none(),
+            UsbPolicy::deny_all(),
             Box::new(NullBackend { unsupported: false }),
         )
     }

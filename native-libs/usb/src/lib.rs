@@ -9,10 +9,10 @@
 //! # let (engine, module_bytes) = (wasi_hw_runtime::Engine::new()?, Vec::<u8>::new());
 //! use wasi_hw_usb::{install, register, UsbConfig};
 //! register(&engine)?;                                    // once, before loading modules
-//! let usb = UsbConfig::from_args(&["sim"])?;             // the values of every --usb option
+//! let usb = UsbConfig::from_grants(&["sim"])?;           // the values of every --usb option
 //! let module = wasi_hw_runtime::Module::new(&engine, module_bytes)?;
 //! let mut instance = wasi_hw_runtime::Instance::new(&module, &Default::default())?;
-//! install(&mut instance, usb);                           // per instance
+//! install(&mut instance, usb.build());                   // per instance
 //! instance.run_main()?;
 //! # Ok(()) }
 //! ```
@@ -49,8 +49,8 @@ pub struct UsbConfig {
 impl UsbConfig {
     /// Parses the values of the `--usb` options (see `wasi_hw_policy::usb` for the syntax:
     /// `sim`, `VID:PID`, `VID:PID@BUS-PORT[.PORT]`, `...:ifN`).
-    pub fn from_args<S: AsRef<str>>(values: &[S]) -> Result<UsbConfig, UsbGrantError> {
-        Ok(UsbConfig::from_policy(UsbPolicy::parse_args(values)?))
+    pub fn from_grants<S: AsRef<str>>(values: &[S]) -> Result<UsbConfig, UsbGrantError> {
+        Ok(UsbConfig::from_policy(UsbPolicy::from_grants(values)?))
     }
 
     /// The backend the policy selects: a fresh simulated world for `sim`, else the host's
@@ -80,7 +80,12 @@ impl UsbConfig {
     }
 
     /// The per-instance state [`install`] adds.
-    pub fn into_state(self) -> UsbState {
+    pub fn build(self) -> UsbState {
+        log::debug!(
+            "usb: {} grant(s), backend {:?}",
+            self.policy.grants().len(),
+            self.policy.backend()
+        );
         UsbState::new(self.policy, self.backend)
     }
 }
@@ -98,14 +103,9 @@ pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
     Ok(())
 }
 
-/// Gives an instance its USB grants and backend.
-pub fn install(instance: &mut Instance, config: UsbConfig) {
-    log::debug!(
-        "usb: {} grant(s), backend {:?}",
-        config.policy.grants().len(),
-        config.policy.backend()
-    );
-    instance.extensions_mut().insert(config.into_state());
+/// Gives an instance its USB state ([`UsbConfig::build`]): the grants and the backend.
+pub fn install(instance: &mut Instance, state: UsbState) {
+    instance.extensions_mut().insert(state);
 }
 
 #[cfg(test)]

@@ -152,7 +152,7 @@ struct ListedDevice {
 
 impl Guest {
     fn new(mode: Mode, grants: &[&str]) -> Guest {
-        Self::build(mode, Some(UsbConfig::from_args(grants).unwrap()), false)
+        Self::build(mode, Some(UsbConfig::from_grants(grants).unwrap()), false)
     }
 
     fn build(mode: Mode, config: Option<UsbConfig>, lie: bool) -> Guest {
@@ -160,7 +160,7 @@ impl Guest {
         let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
         let sim = config.as_ref().and_then(UsbConfig::sim_controller);
         if let Some(c) = config {
-            wasi_hw_usb::install(&mut inst, c);
+            wasi_hw_usb::install(&mut inst, c.build());
         }
         Guest { inst, sim }
     }
@@ -1157,7 +1157,7 @@ fn hostile_arguments_trap_or_fail(mode: Mode) {
 }
 
 fn lying_cabi_realloc_traps(mode: Mode) {
-    let mut g = Guest::build(mode, Some(UsbConfig::from_args(&["sim"]).unwrap()), true);
+    let mut g = Guest::build(mode, Some(UsbConfig::from_grants(&["sim"]).unwrap()), true);
     g.init();
     match g.raw("device#list-devices", &[RET]) {
         Err(Error::Trap(m)) => assert!(

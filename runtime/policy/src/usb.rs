@@ -204,13 +204,13 @@ pub struct UsbPolicy {
 
 impl UsbPolicy {
     /// Nothing granted.
-    pub fn none() -> UsbPolicy {
+    pub fn deny_all() -> UsbPolicy {
         UsbPolicy::default()
     }
 
     /// Parses the values of every `--usb` option.
-    pub fn parse_args<S: AsRef<str>>(values: &[S]) -> Result<UsbPolicy, UsbGrantError> {
-        let mut policy = UsbPolicy::none();
+    pub fn from_grants<S: AsRef<str>>(values: &[S]) -> Result<UsbPolicy, UsbGrantError> {
+        let mut policy = UsbPolicy::deny_all();
         for v in values {
             policy.add(v.as_ref())?;
         }
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn nothing_by_default() {
-        let p = UsbPolicy::parse_args::<&str>(&[]).unwrap();
+        let p = UsbPolicy::from_grants::<&str>(&[]).unwrap();
         assert!(p.is_empty());
         assert_eq!(p.backend(), UsbBackendKind::Host);
         assert_eq!(p.device_access(&dev(0x0781, 0x5567, 1, &[2])), None);
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn vid_pid_grant() {
-        let p = UsbPolicy::parse_args(&["0781:5567"]).unwrap();
+        let p = UsbPolicy::from_grants(&["0781:5567"]).unwrap();
         assert_eq!(p.backend(), UsbBackendKind::Host);
         assert_eq!(
             p.device_access(&dev(0x0781, 0x5567, 3, &[1, 4])),
@@ -299,22 +299,22 @@ mod tests {
 
     #[test]
     fn hex_is_case_insensitive_and_short_ids_work() {
-        let p = UsbPolicy::parse_args(&["AbC:1"]).unwrap();
+        let p = UsbPolicy::from_grants(&["AbC:1"]).unwrap();
         assert!(p.device_access(&dev(0x0abc, 0x0001, 1, &[1])).is_some());
     }
 
     #[test]
     fn wildcards() {
-        let p = UsbPolicy::parse_args(&["0781:*"]).unwrap();
+        let p = UsbPolicy::from_grants(&["0781:*"]).unwrap();
         assert!(p.device_access(&dev(0x0781, 0x1234, 1, &[1])).is_some());
         assert!(p.device_access(&dev(0x0782, 0x1234, 1, &[1])).is_none());
-        let all = UsbPolicy::parse_args(&["*:*"]).unwrap();
+        let all = UsbPolicy::from_grants(&["*:*"]).unwrap();
         assert!(all.device_access(&dev(1, 2, 3, &[4])).is_some());
     }
 
     #[test]
     fn location_grant() {
-        let p = UsbPolicy::parse_args(&["0781:5567@1-2.3"]).unwrap();
+        let p = UsbPolicy::from_grants(&["0781:5567@1-2.3"]).unwrap();
         assert_eq!(
             p.grants()[0].location,
             Some(UsbLocation {
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn interface_grants_merge() {
-        let p = UsbPolicy::parse_args(&["0781:5567:if0", "0781:5567@1-2:if2:if3"]).unwrap();
+        let p = UsbPolicy::from_grants(&["0781:5567:if0", "0781:5567@1-2:if2:if3"]).unwrap();
         let a = p.device_access(&dev(0x0781, 0x5567, 1, &[2])).unwrap();
         assert_eq!(a, DeviceAccess::Interfaces([0, 2, 3].into_iter().collect()));
         assert!(a.interface_allowed(0) && a.interface_allowed(3) && !a.interface_allowed(1));
@@ -342,7 +342,7 @@ mod tests {
         let b = p.device_access(&dev(0x0781, 0x5567, 1, &[3])).unwrap();
         assert_eq!(b, DeviceAccess::Interfaces([0].into_iter().collect()));
         // A whole-device grant wins over interface grants.
-        let q = UsbPolicy::parse_args(&["0781:5567:if0", "0781:5567"]).unwrap();
+        let q = UsbPolicy::from_grants(&["0781:5567:if0", "0781:5567"]).unwrap();
         assert_eq!(
             q.device_access(&dev(0x0781, 0x5567, 1, &[2])),
             Some(DeviceAccess::All)
@@ -351,14 +351,14 @@ mod tests {
 
     #[test]
     fn sim_alone_grants_all_sim_devices_and_grants_narrow_it() {
-        let p = UsbPolicy::parse_args(&["sim"]).unwrap();
+        let p = UsbPolicy::from_grants(&["sim"]).unwrap();
         assert_eq!(p.backend(), UsbBackendKind::Sim);
         assert!(!p.is_empty());
         assert_eq!(
             p.device_access(&dev(0x1209, 0x0001, 1, &[1])),
             Some(DeviceAccess::All)
         );
-        let q = UsbPolicy::parse_args(&["sim", "1209:0002"]).unwrap();
+        let q = UsbPolicy::from_grants(&["sim", "1209:0002"]).unwrap();
         assert_eq!(q.backend(), UsbBackendKind::Sim);
         assert!(q.device_access(&dev(0x1209, 0x0001, 1, &[1])).is_none());
         assert!(q.device_access(&dev(0x1209, 0x0002, 1, &[2])).is_some());
@@ -387,7 +387,7 @@ mod tests {
             "-1:2",
             "+1:2",
         ] {
-            assert!(UsbPolicy::parse_args(&[bad]).is_err(), "accepted {bad:?}");
+            assert!(UsbPolicy::from_grants(&[bad]).is_err(), "accepted {bad:?}");
         }
     }
 }

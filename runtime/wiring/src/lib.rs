@@ -62,12 +62,12 @@ pub fn install(instance: &mut Instance, grants: &Grants) -> Result<()> {
         .context("--i2c")?
         .build()
         .context("setting up I2C")?;
-    instance.extensions_mut().insert(host);
+    wasi_hw_i2c::install(instance, host);
     // Without a grant the guest sees no USB device; skip even creating a backend then,
     // so a pure I2C driver pays nothing for USB at start-up.
     if !grants.usb.is_empty() {
-        let config = wasi_hw_usb::UsbConfig::from_args(&grants.usb).context("--usb")?;
-        wasi_hw_usb::install(instance, config);
+        let config = wasi_hw_usb::UsbConfig::from_grants(&grants.usb).context("--usb")?;
+        wasi_hw_usb::install(instance, config.build());
     }
     Ok(())
 }
