@@ -6,8 +6,9 @@
 //! ```
 //! Runs the same core-module guests as `wasi-hw` (WASI preview 1 + the canonical-ABI
 //! WASI-I2C imports), with host functions equivalent to `wasi_hw_i2c`'s: a handle table,
-//! the grant check (`I2cPolicy`, `sim:0x48`), size limits, bounds-checked guest memory,
-//! lists returned through the guest's `cabi_realloc`, on the same `SimBus`. After the
+//! the grant check (`I2cPolicy`, `sim:0x48`), size limits, and the canonical-ABI layer of
+//! wasi-hw itself (`wasi_hw_runtime::cabi`: checked guest memory, lists returned through the
+//! guest's `cabi_realloc`), on the same `SimBus`. After the
 //! guest's output it prints the phase line `bench-engine` prints:
 //! `phase=wasmtime-jit|wasmtime-aot ... init_us=.. load_us=.. instantiate_us=.. run_us=..`.
 
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 use wasi_hw_i2c::abi;
 use wasi_hw_i2c::{ErrorCode, I2cBus, Operation, SimBus};
 use wasi_hw_policy::i2c::I2cPolicy;
+use wasi_hw_runtime::cabi::{self, GuestMemory};
+use wasi_hw_runtime::Trap;
 use wasmtime::error::Context;
 use wasmtime::{bail, format_err as anyhow, Result};
 use wasmtime::{Caller, Config, Engine, Extern, Linker, Memory, Module, Store};
@@ -75,54 +78,70 @@ impl Host {
     }
 }
 
-fn memory(caller: &mut Caller<'_, Host>) -> Result<Memory> {
-    match caller.get_export("memory") {
-        Some(Extern::Memory(m)) => Ok(m),
-        _ => bail!("guest exports no memory"),
+/// The guest's memory as wasi-hw's canonical-ABI layer sees it. Only the wasmtime glue
+/// is here; the checks (return areas, what `cabi_realloc` returns) and the list lowering
+/// are `wasi_hw_runtime::cabi` and `wasi_hw_i2c::abi`, the same code the WAMR natives run.
+struct Guest<'a, 'c> {
+    caller: &'a mut Caller<'c, Host>,
+    memory: Memory,
+}
+
+impl<'a, 'c> Guest<'a, 'c> {
+    fn new(caller: &'a mut Caller<'c, Host>) -> Result<Self> {
+        match caller.get_export("memory") {
+            Some(Extern::Memory(memory)) => Ok(Guest { caller, memory }),
+            _ => bail!("guest exports no memory"),
+        }
     }
+
+    fn read(&self, ptr: u32, len: u32) -> Result<Vec<u8>> {
+        self.check_range(ptr, len).map_err(trap)?;
+        let start = ptr as usize;
+        Ok(self.memory.data(&*self.caller)[start..start + len as usize].to_vec())
+    }
+}
+
+impl GuestMemory for Guest<'_, '_> {
+    fn memory_size(&self) -> u64 {
+        self.memory.data_size(&*self.caller) as u64
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Trap> {
+        let len = u32::try_from(bytes.len()).map_err(|_| Trap::new("write over 4 GiB"))?;
+        self.check_range(ptr, len)?;
+        let start = ptr as usize;
+        self.memory.data_mut(&mut *self.caller)[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Looked up on every call, as wasi-hw did before caching it.
+    fn call_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
+        let f = match self.caller.get_export("cabi_realloc") {
+            Some(Extern::Func(f)) => f
+                .typed::<(i32, i32, i32, i32), i32>(&*self.caller)
+                .map_err(|e| Trap::new(format!("cabi_realloc: {e}")))?,
+            _ => return Err(Trap::new("guest does not export cabi_realloc")),
+        };
+        f.call(&mut *self.caller, (0, 0, align as i32, size as i32))
+            .map(|p| p as u32)
+            .map_err(|e| Trap::new(format!("cabi_realloc({size}) failed: {e}")))
+    }
+}
+
+fn trap(t: Trap) -> wasmtime::Error {
+    anyhow!("{t}")
 }
 
 fn read_guest(caller: &mut Caller<'_, Host>, ptr: u32, len: u32) -> Result<Vec<u8>> {
-    let mem = memory(caller)?;
-    let start = ptr as usize;
-    mem.data(&caller)
-        .get(start..start + len as usize)
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| anyhow!("out of bounds memory access: {ptr:#x}+{len}"))
+    Guest::new(caller)?.read(ptr, len)
 }
 
 fn write_guest(caller: &mut Caller<'_, Host>, ptr: u32, bytes: &[u8]) -> Result<()> {
-    let mem = memory(caller)?;
-    let start = ptr as usize;
-    mem.data_mut(caller)
-        .get_mut(start..start + bytes.len())
-        .ok_or_else(|| anyhow!("out of bounds memory access: {ptr:#x}+{}", bytes.len()))?
-        .copy_from_slice(bytes);
-    Ok(())
+    Guest::new(caller)?.write(ptr, bytes).map_err(trap)
 }
 
 fn check_retptr(caller: &mut Caller<'_, Host>, retptr: u32, size: u32, align: u32) -> Result<()> {
-    if retptr % align != 0 {
-        bail!("misaligned result pointer {retptr:#x}");
-    }
-    read_guest(caller, retptr, size).map(drop)
-}
-
-/// `cabi_realloc(0, 0, align, size)`, looked up on every call as wasi-hw does.
-fn realloc(caller: &mut Caller<'_, Host>, align: u32, size: u32) -> Result<u32> {
-    if size == 0 {
-        return Ok(align.max(1));
-    }
-    let f = match caller.get_export("cabi_realloc") {
-        Some(Extern::Func(f)) => f.typed::<(i32, i32, i32, i32), i32>(&caller)?,
-        _ => bail!("guest does not export cabi_realloc"),
-    };
-    let ptr = f.call(&mut *caller, (0, 0, align as i32, size as i32))? as u32;
-    if ptr % align.max(1) != 0 {
-        bail!("cabi_realloc returned misaligned pointer {ptr:#x}");
-    }
-    read_guest(caller, ptr, size)?;
-    Ok(ptr)
+    cabi::check_area(&Guest::new(caller)?, retptr, (size, align)).map_err(trap)
 }
 
 fn store_list_result(
@@ -130,15 +149,7 @@ fn store_list_result(
     retptr: u32,
     r: Result<Vec<u8>, ErrorCode>,
 ) -> Result<()> {
-    let bytes = match r {
-        Ok(data) => {
-            let ptr = realloc(caller, 1, data.len() as u32)?;
-            write_guest(caller, ptr, &data)?;
-            abi::result_list_ok(ptr, data.len() as u32)
-        }
-        Err(e) => abi::result_list_err(e),
-    };
-    write_guest(caller, retptr, &bytes)
+    abi::store_list_result(&mut Guest::new(caller)?, retptr, r).map_err(trap)
 }
 
 fn add_i2c(linker: &mut Linker<Host>) -> Result<()> {
@@ -285,24 +296,11 @@ fn add_i2c(linker: &mut Linker<Host>) -> Result<()> {
             if let Err(e) = r {
                 return write_guest(&mut c, retptr, &abi::result_list_err(e));
             }
-            let mut elems = Vec::with_capacity(owned.len() * abi::LIST_SIZE as usize);
-            for (read, b) in &owned {
-                let (ptr, len) = if *read {
-                    let p = realloc(&mut c, 1, b.len() as u32)?;
-                    write_guest(&mut c, p, b)?;
-                    (p, b.len() as u32)
-                } else {
-                    (1, 0)
-                };
-                elems.extend_from_slice(&abi::list_elem(ptr, len));
-            }
-            let outer = realloc(&mut c, abi::LIST_ALIGN, elems.len() as u32)?;
-            write_guest(&mut c, outer, &elems)?;
-            write_guest(
-                &mut c,
-                retptr,
-                &abi::result_list_ok(outer, owned.len() as u32),
-            )
+            let per_operation = owned
+                .iter()
+                .map(|(read, b)| if *read { b.as_slice() } else { &[][..] });
+            abi::store_transaction_result(&mut Guest::new(&mut c)?, retptr, per_operation)
+                .map_err(trap)
         },
     )?;
     linker.func_wrap(
