@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleFile, ModuleKind, Target};
+use wasi_hw_engine::{Engine, Instance, InstanceConfig, Module, ModuleFile, ModuleKind, Target};
 
 #[derive(Parser, Debug)]
 #[command(

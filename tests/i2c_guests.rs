@@ -4,9 +4,9 @@
 mod common;
 
 use common::{run_guest, MODES};
+use wasi_hw_engine::Instance;
 use wasi_hw_i2c::backend::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
 use wasi_hw_i2c::I2cConfig;
-use wasi_hw_runtime::Instance;
 
 fn install(bus: &SimBus, grant: &str) -> impl FnOnce(&mut Instance) {
     let bus = bus.clone();

@@ -5,7 +5,7 @@ mod common;
 use common::{run_guest, MODES};
 use wasi_hw_usb::UsbConfig;
 
-fn grant(args: &[&str]) -> impl FnOnce(&mut wasi_hw_runtime::Instance) {
+fn grant(args: &[&str]) -> impl FnOnce(&mut wasi_hw_engine::Instance) {
     let config = UsbConfig::from_grants(args).unwrap();
     move |inst| wasi_hw_usb::install(inst, config.build())
 }

@@ -71,7 +71,7 @@ pub fn callgrind_collected(stderr: &str) -> Option<u64> {
 }
 
 /// The `(inclusive count, function)` lines of `callgrind_annotate --inclusive=yes`, e.g.
-/// `1,413,563 (63.29%)  ???:wasi_hw_runtime::module::Module::new [/path/bin]`. The
+/// `1,413,563 (63.29%)  ???:wasi_hw_engine::module::Module::new [/path/bin]`. The
 /// function name is what follows the source file (which has no `:`) up to the object.
 pub fn callgrind_inclusive(annotate: &str) -> Vec<(u64, String)> {
     annotate
@@ -125,13 +125,13 @@ mod tests {
         assert_eq!(callgrind_collected(err), Some(2233379));
         assert_eq!(callgrind_collected("nothing"), None);
         let ann = "--------\n2,233,379 (100.0%)  PROGRAM TOTALS\n\
-            1,413,563 (63.29%)  ???:wasi_hw_runtime::module::Module::new [/w/bench-engine]\n\
+            1,413,563 (63.29%)  ???:wasi_hw_engine::module::Module::new [/w/bench-engine]\n\
               304,068 (13.61%)  ./elf/./elf/rtld.c:_dl_start [/usr/lib/ld-linux-x86-64.so.2]\n\
             Ir                  file:function\n";
         assert_eq!(
             callgrind_inclusive(ann),
             vec![
-                (1413563, "wasi_hw_runtime::module::Module::new".to_string()),
+                (1413563, "wasi_hw_engine::module::Module::new".to_string()),
                 (304068, "_dl_start".to_string())
             ]
         );

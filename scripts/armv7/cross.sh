@@ -6,7 +6,7 @@
 #                                        no LLVM) + target/guests/NAME.armv7.aot for every
 #                                        target/guests/NAME.wasm
 #   scripts/armv7/cross.sh cargo ARGS..  any cargo command with the armv7 cross environment,
-#                                        e.g. `cargo test -p wasi-hw-runtime` (test binaries
+#                                        e.g. `cargo test -p wasi-hw-engine` (test binaries
 #                                        run under qemu-arm-static)
 #
 # Toolchain: a rustup toolchain with the armv7-unknown-linux-gnueabihf target when one is

@@ -161,7 +161,7 @@ done
 if [ "$unit" -eq 1 ]; then
   echo "test-armv7: cargo test for armv7 (runtime, policy, i2c, usb) under qemu-arm-static"
   if ! scripts/armv7/cross.sh cargo test --quiet --locked \
-      -p wasi-hw-runtime -p wasi-hw-policy -p wasi-hw-i2c -p wasi-hw-usb; then
+      -p wasi-hw-engine -p wasi-hw-policy -p wasi-hw-i2c -p wasi-hw-usb; then
     fail "armv7 cargo test"
   fi
 fi

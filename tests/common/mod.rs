@@ -7,7 +7,7 @@ use std::io::{Read, Seek};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module};
+use wasi_hw_engine::{Engine, Instance, InstanceConfig, Module};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Mode {

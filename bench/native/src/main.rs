@@ -1,5 +1,5 @@
 //! `bench-native`: the native baseline of the benchmarks. Runs the bench drivers'
-//! logic (`wasi-hw-bench-driver`, the code the guests run) against the I2C backend directly,
+//! logic (`wasi-hw-bench-workload`, the code the guests run) against the I2C backend directly,
 //! with no runtime in between.
 //!
 //! ```text
@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use wasi_hw_bench_driver::{
+use wasi_hw_bench_workload::{
     format_reading, parse_options, read_temperature, timed_read_loop, timed_round_trips,
     timed_storage_read, timed_storage_rtt, timed_stream, BulkPipe,
 };

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module, ModuleKind, HW_BOUND_CHECK};
+use wasi_hw_engine::{Engine, Instance, InstanceConfig, Module, ModuleKind, HW_BOUND_CHECK};
 
 fn run(start: Instant) -> Result<i32> {
     let mut args = std::env::args().skip(1);

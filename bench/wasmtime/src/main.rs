@@ -7,7 +7,7 @@
 //! Runs the same core-module guests as `wasi-hw` (WASI preview 1 + the canonical-ABI
 //! WASI-I2C imports), with host functions equivalent to `wasi_hw_i2c`'s: a handle table,
 //! the grant check (`I2cPolicy`, `sim:0x48`), size limits, and the canonical-ABI layer of
-//! wasi-hw itself (`wasi_hw_runtime::cabi`: checked guest memory, lists returned through the
+//! wasi-hw itself (`wasi_hw_engine::cabi`: checked guest memory, lists returned through the
 //! guest's `cabi_realloc`), on the same `SimBus`. After the
 //! guest's output it prints the phase line `bench-engine` prints:
 //! `phase=wasmtime-jit|wasmtime-aot ... init_us=.. load_us=.. instantiate_us=.. run_us=..`.
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use wasi_hw_i2c::abi;
 use wasi_hw_i2c::{ErrorCode, I2cBus, Operation, SimBus};
 use wasi_hw_policy::i2c::I2cPolicy;
-use wasi_hw_runtime::cabi::{self, GuestMemory};
-use wasi_hw_runtime::Trap;
+use wasi_hw_engine::cabi::{self, GuestMemory};
+use wasi_hw_engine::Trap;
 use wasmtime::error::Context;
 use wasmtime::{bail, format_err as anyhow, Result};
 use wasmtime::{Caller, Config, Engine, Extern, Linker, Memory, Module, Store};
@@ -80,7 +80,7 @@ impl Host {
 
 /// The guest's memory as wasi-hw's canonical-ABI layer sees it. Only the wasmtime glue
 /// is here; the checks (return areas, what `cabi_realloc` returns) and the list lowering
-/// are `wasi_hw_runtime::cabi` and `wasi_hw_i2c::abi`, the same code the WAMR natives run.
+/// are `wasi_hw_engine::cabi` and `wasi_hw_i2c::abi`, the same code the WAMR natives run.
 struct Guest<'a, 'c> {
     caller: &'a mut Caller<'c, Host>,
     memory: Memory,

@@ -5,7 +5,7 @@
 //!
 //! It is the one implementation of the protocol in wasi-hw: the guest SDK runs it over
 //! WASI-USB (`wasi_hw_guest::usb::storage`), `bench-native` over the host's USB backends,
-//! the benchmarks (`wasi-hw-bench-driver`) time it, and the tests run it against fakes. A
+//! the benchmarks (`wasi-hw-bench-workload`) time it, and the tests run it against fakes. A
 //! user of the crate provides a [`Transport`]: bulk OUT, bulk IN, clear-halt and the class
 //! reset on one claimed interface.
 

@@ -1,6 +1,6 @@
 //! Canonical-ABI memory layouts of the `wasi:i2c` types, for a core module (no component
 //! model in WAMR). Encoders/decoders over byte buffers, and the two stores of list results
-//! through the engine's canonical-ABI layer ([`wasi_hw_runtime::cabi`]), used by the WAMR
+//! through the engine's canonical-ABI layer ([`wasi_hw_engine::cabi`]), used by the WAMR
 //! natives (`natives/`) and by the benchmarks' wasmtime host alike.
 //!
 //! Layouts (little endian, offsets in bytes; derived from CanonicalABI.md: a variant is its
@@ -16,8 +16,8 @@
 //! | `result<_, error-code>` | 3 | 1 | +0 (0 ok, 1 err); err: +1 error-code |
 //! | `result<own<i2c>, error-code>` | 8 | 4 | +0 (0 ok, 1 err); ok: +4 u32 handle; err: +4 error-code |
 
-use wasi_hw_runtime::cabi::{self, GuestMemory};
-use wasi_hw_runtime::Trap;
+use wasi_hw_engine::cabi::{self, GuestMemory};
+use wasi_hw_engine::Trap;
 
 use crate::backend::{ErrorCode, NoAcknowledgeSource};
 

@@ -5,8 +5,8 @@
 use crate::backend::linux::LinuxI2c;
 use crate::backend::sim::SimBus;
 use crate::backend::{ErrorCode, I2cBus, Operation};
+use wasi_hw_engine::{Resource, ResourceTable, Trap};
 use wasi_hw_policy::i2c::{I2cGrantError, I2cPolicy};
-use wasi_hw_runtime::{Resource, ResourceTable, Trap};
 
 /// Bounds on what one guest call may ask of the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_full_handle_table_is_an_error() {
-        // (Handle-space exhaustion is the same error: wasi_hw_runtime::ResourceTable's tests.)
+        // (Handle-space exhaustion is the same error: wasi_hw_engine::ResourceTable's tests.)
         let (mut h, _) = host_with_sim(&["sim:0x48"]);
         h.resources = ResourceTable::new(2);
         assert_eq!(h.open_i2c("sim"), Ok(1));

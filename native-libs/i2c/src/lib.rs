@@ -13,7 +13,7 @@
 //! Embedding:
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use wasi_hw_runtime::{Engine, Instance, InstanceConfig, Module};
+//! use wasi_hw_engine::{Engine, Instance, InstanceConfig, Module};
 //! let engine = Engine::new()?;
 //! wasi_hw_i2c::register(&engine)?; // before loading modules that import wasi:i2c
 //! let module = Module::new(&engine, std::fs::read("driver.aot")?)?;
@@ -34,7 +34,7 @@ pub use backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
 pub use ctx::{I2cConfig, I2cHost, I2cSetupError, Limits};
 pub use natives::{host_modules, BUSES_MODULE, DELAY_MODULE, I2C_MODULE};
 
-use wasi_hw_runtime::{Engine, Instance};
+use wasi_hw_engine::{Engine, Instance};
 
 /// The import-module name prefixes these natives answer to (`wasi:i2c/...`, and the
 /// host's `wasi-hw:host/...` for buses and delay), for registering them only when a module
@@ -47,7 +47,7 @@ pub fn install(instance: &mut Instance, host: I2cHost) {
 }
 
 /// Registers the natives with the engine (idempotent).
-pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
+pub fn register(engine: &Engine) -> Result<(), wasi_hw_engine::Error> {
     for m in host_modules() {
         engine.register_host_module(m)?;
     }

@@ -3,10 +3,10 @@
 //! Every scenario runs twice: in the interpreter and AOT-compiled (module `interp`, `aot`).
 //! Real Rust guests (SDK + drivers) are tested end to end by the root crate.
 
+use wasi_hw_engine::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
 use wasi_hw_i2c::abi::{self, RawOperation};
 use wasi_hw_i2c::backend::sim::{EepromConfig, SimBus, SimEeprom, SimTmp102};
 use wasi_hw_i2c::{ErrorCode, I2cConfig, I2cHost, NoAcknowledgeSource};
-use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
 
 /// Imports every native with its canonical-ABI flat signature and re-exports it unchanged,
 /// so the test can pass any (also hostile) argument; plus memory pokes and a bump

@@ -31,7 +31,7 @@
 //! | result<configuration-descriptor, E> | 20 | 4 | disc 0, descriptor/error 4                                         |
 //! | list<…> (poll-events ret) | 8    | 4     | ptr 0, len 4                                                           |
 
-use wasi_hw_runtime::Trap;
+use wasi_hw_engine::Trap;
 
 use crate::backend::DeviceInfo;
 use crate::descriptors::{
@@ -60,7 +60,7 @@ pub const LIST_RET: (u32, u32) = (8, 4);
 
 // The canonical-ABI pieces every library shares (return-area checks, list lowering) are
 // the engine's; this module adds the layouts of the `wasi:usb` types.
-pub use wasi_hw_runtime::cabi::{
+pub use wasi_hw_engine::cabi::{
     alloc_array, check_area, lower_array, lower_bytes, GuestMemory as GuestMem,
 };
 
@@ -248,7 +248,7 @@ mod tests {
     use super::*;
     use crate::backend::sim::model;
     use crate::backend::UsbSpeed;
-    use wasi_hw_runtime::cabi::BufferMemory as FakeMem;
+    use wasi_hw_engine::cabi::BufferMemory as FakeMem;
 
     fn info() -> DeviceInfo {
         DeviceInfo {

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use wasi_hw_engine::{Caller, Resource, ResourceTable, Trap};
 use wasi_hw_policy::usb::{DeviceAccess, DeviceIdentity, UsbPolicy};
-use wasi_hw_runtime::{Caller, Resource, ResourceTable, Trap};
 
 use crate::abi;
 use crate::backend::*;

@@ -6,12 +6,12 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let (engine, module_bytes) = (wasi_hw_runtime::Engine::new()?, Vec::<u8>::new());
+//! # let (engine, module_bytes) = (wasi_hw_engine::Engine::new()?, Vec::<u8>::new());
 //! use wasi_hw_usb::{install, register, UsbConfig};
 //! register(&engine)?;                                    // once, before loading modules
 //! let usb = UsbConfig::from_grants(&["sim"])?;           // the values of every --usb option
-//! let module = wasi_hw_runtime::Module::new(&engine, module_bytes)?;
-//! let mut instance = wasi_hw_runtime::Instance::new(&module, &Default::default())?;
+//! let module = wasi_hw_engine::Module::new(&engine, module_bytes)?;
+//! let mut instance = wasi_hw_engine::Instance::new(&module, &Default::default())?;
 //! install(&mut instance, usb.build());                   // per instance
 //! instance.run_main()?;
 //! # Ok(()) }
@@ -26,8 +26,8 @@ pub mod descriptors;
 pub mod error;
 mod natives;
 
+use wasi_hw_engine::{Engine, Instance};
 use wasi_hw_policy::usb::{UsbBackendKind, UsbPolicy};
-use wasi_hw_runtime::{Engine, Instance};
 
 pub use backend::sim::{SimBackend, SimController};
 pub use backend::{UsbBackend, UsbDeviceHandle};
@@ -96,7 +96,7 @@ pub const IMPORT_PREFIXES: &[&str] = &["wasi:usb/"];
 
 /// Registers the wasi:usb natives with WAMR (process-global; idempotent). Call before
 /// loading modules that import them.
-pub fn register(engine: &Engine) -> Result<(), wasi_hw_runtime::Error> {
+pub fn register(engine: &Engine) -> Result<(), wasi_hw_engine::Error> {
     for m in host_modules() {
         engine.register_host_module(m)?;
     }

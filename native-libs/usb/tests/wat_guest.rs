@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use wasi_hw_runtime::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
+use wasi_hw_engine::{Engine, Error, Instance, InstanceConfig, Module, ModuleKind, Val};
 use wasi_hw_usb::backend::sim::{self, SIM_STORAGE_PRODUCT, SIM_TEST_PRODUCT, SIM_VENDOR};
 use wasi_hw_usb::descriptors::{
     ConfigurationDescriptor, EndpointDescriptor, InterfaceDescriptor, DT_CONFIG, DT_DEVICE,

@@ -4,7 +4,7 @@
 //! built by this crate's `build.rs` into a private object whose WAMR symbols are hidden
 //! from the runtime library (wasi-hw-wamr-sys) the same binary links. The C driver is
 //! `src/aotc.c`; this module is its safe face. The targets are the runtime's own table,
-//! [`Target`] (re-exported from wasi-hw-runtime).
+//! [`Target`] (re-exported from wasi-hw-engine).
 //!
 //! What the compiler emits is fixed to what the runtime accepts: bulk memory and
 //! reference types on, SIMD/threads/tail calls/GC off, and software bounds checks for
@@ -15,7 +15,7 @@ use std::sync::Once;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-pub use wasi_hw_runtime::Target;
+pub use wasi_hw_engine::Target;
 
 /// The LLVM this compiler was built against (`llvm-config --version`).
 pub const LLVM_VERSION: &str = env!("WASI_HW_LLVM_VERSION");
@@ -222,7 +222,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasi_hw_runtime::{
+    use wasi_hw_engine::{
         Engine, HostModule, Instance, InstanceConfig, Module, ModuleKind, Val, ValType,
     };
 
@@ -281,7 +281,7 @@ mod tests {
             assert_eq!(&aot[..4], b"\0aot", "{target}");
             assert_eq!(
                 u32::from_le_bytes(aot[4..8].try_into().unwrap()),
-                wasi_hw_runtime::AOT_VERSION,
+                wasi_hw_engine::AOT_VERSION,
                 "{target}"
             );
             assert_eq!(target_info(&aot), (machine, arch.to_string()), "{target}");

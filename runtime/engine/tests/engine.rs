@@ -1,7 +1,7 @@
 //! Engine tests with WAT guests (interpreter). AOT variants live in the root crate's tests,
 //! which have the compiler.
 
-use wasi_hw_runtime::{
+use wasi_hw_engine::{
     Caller, Engine, Error, HostModule, Instance, InstanceConfig, Module, ModuleKind, Trap, Val,
 };
 

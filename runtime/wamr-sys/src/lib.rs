@@ -1,5 +1,5 @@
 //! Raw FFI bindings to WAMR 2.4.3, compiled from source by `build.rs` with AOT, the fast
-//! interpreter, libc-wasi and libc-builtin. Safe wrappers live in `wasi-hw-runtime`.
+//! interpreter, libc-wasi and libc-builtin. Safe wrappers live in `wasi-hw-engine`.
 #![allow(
     non_upper_case_globals,
     non_camel_case_types,

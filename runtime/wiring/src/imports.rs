@@ -7,7 +7,7 @@
 //! looked for there as bytes. Both scans err towards "imported" when the file is broken,
 //! so that the load itself reports what is wrong.
 
-use wasi_hw_runtime::{ModuleFile, ModuleKind};
+use wasi_hw_engine::{ModuleFile, ModuleKind};
 
 /// Whether `module` imports from a module whose name starts with one of `prefixes`.
 pub fn imports_any(module: &ModuleFile, prefixes: &[&str]) -> bool {

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wasi_hw_runtime::{Engine, Instance, ModuleFile};
+use wasi_hw_engine::{Engine, Instance, ModuleFile};
 
 mod grants;
 pub mod imports;

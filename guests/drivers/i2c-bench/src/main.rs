@@ -6,10 +6,10 @@
 //! Does `--warmup` untimed, then `--reads` timed 2-byte reads at `--addr` through
 //! WASI-I2C (`[method]i2c.read`, one host call each) and prints one line:
 //! `bench=i2c-read ops=N bytes=B elapsed_ns=T checksum=C`. The loop is
-//! `wasi_hw_bench_driver::timed_read_loop`, which `bench-native` runs against the
+//! `wasi_hw_bench_workload::timed_read_loop`, which `bench-native` runs against the
 //! simulated bus directly.
 
-use wasi_hw_bench_driver::{parse_options, timed_read_loop};
+use wasi_hw_bench_workload::{parse_options, timed_read_loop};
 use wasi_hw_guest::cli;
 use wasi_hw_guest::i2c::I2c;
 

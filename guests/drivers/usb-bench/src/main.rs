@@ -5,7 +5,7 @@
 //! usb-bench storage-rtt|storage-read [--reads N] [--warmup N] [--size BYTES]
 //! ```
 //! `usb-*` open the simulated loopback device (1209:0001, granted with `--usb sim`), claim
-//! interface 0 and run `wasi_hw_bench_driver::timed_round_trips` (`usb-rtt`: `--reads`
+//! interface 0 and run `wasi_hw_bench_workload::timed_round_trips` (`usb-rtt`: `--reads`
 //! round trips of `--size` bytes, OUT 0x01 then IN 0x81) or `timed_stream` (`usb-stream`:
 //! the same with large chunks, for throughput).
 //! `storage-*` use the first granted USB mass-storage (Bulk-Only) device, detaching its
@@ -15,7 +15,7 @@
 //! Prints one line: `bench=MODE ops=N bytes=B elapsed_ns=T checksum=C`. `bench-native`
 //! runs the same loops on the backends directly.
 
-use wasi_hw_bench_driver::{
+use wasi_hw_bench_workload::{
     parse_options, timed_round_trips, timed_storage_read, timed_storage_rtt, timed_stream,
     BulkPipe, LoopResult, LoopbackError,
 };

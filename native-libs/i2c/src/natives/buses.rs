@@ -3,7 +3,7 @@
 use super::host;
 use crate::abi;
 use crate::backend::ErrorCode;
-use wasi_hw_runtime::{cabi, Caller, Trap};
+use wasi_hw_engine::{cabi, Caller, Trap};
 
 pub(super) fn open_i2c(
     caller: &mut Caller<'_>,

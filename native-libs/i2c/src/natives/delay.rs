@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::host;
-use wasi_hw_runtime::{Caller, Trap};
+use wasi_hw_engine::{Caller, Trap};
 
 pub(super) fn delay_ns(caller: &mut Caller<'_>, handle: u32, ns: u32) -> Result<(), Trap> {
     host(caller)?.check_delay(handle)?;

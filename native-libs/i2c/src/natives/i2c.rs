@@ -3,7 +3,7 @@
 use super::{begin_method, host, lift_address};
 use crate::abi;
 use crate::backend::{ErrorCode, Operation};
-use wasi_hw_runtime::{Caller, Trap};
+use wasi_hw_engine::{Caller, Trap};
 
 pub(super) fn read(
     caller: &mut Caller<'_>,

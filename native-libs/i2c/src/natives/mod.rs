@@ -26,7 +26,7 @@ mod delay;
 mod i2c;
 
 use crate::ctx::I2cHost;
-use wasi_hw_runtime::{cabi, Caller, HostModule, Trap};
+use wasi_hw_engine::{cabi, Caller, HostModule, Trap};
 
 pub const I2C_MODULE: &str = "wasi:i2c/i2c@0.2.0-draft";
 pub const DELAY_MODULE: &str = "wasi:i2c/delay@0.2.0-draft";

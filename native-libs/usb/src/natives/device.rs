@@ -1,7 +1,7 @@
 //! `wasi:usb/device`: enumeration, opening, configuration and interfaces, and creating
 //! transfers on a device handle.
 
-use wasi_hw_runtime::{Caller, HostModule, Trap};
+use wasi_hw_engine::{Caller, HostModule, Trap};
 
 use super::{
     interface_call, interface_guard, unit_call, whole_device_guard, DEVICE_MODULE,

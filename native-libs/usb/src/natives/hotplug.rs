@@ -1,6 +1,6 @@
 //! `wasi:usb/hotplug`: device arrival and departure events.
 
-use wasi_hw_runtime::{cabi, Caller, HostModule};
+use wasi_hw_engine::{cabi, Caller, HostModule};
 
 use super::HOTPLUG_MODULE;
 use crate::abi;

@@ -12,8 +12,8 @@ mod transfers;
 
 use std::collections::BTreeMap;
 
+use wasi_hw_engine::{Caller, HostModule, Trap};
 use wasi_hw_policy::usb::DeviceAccess;
-use wasi_hw_runtime::{Caller, HostModule, Trap};
 
 use crate::abi;
 use crate::backend::UsbDeviceHandle;

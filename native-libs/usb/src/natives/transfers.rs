@@ -1,6 +1,6 @@
 //! `wasi:usb/transfers`: submitting, cancelling and awaiting transfers.
 
-use wasi_hw_runtime::{Caller, HostModule, Trap};
+use wasi_hw_engine::{Caller, HostModule, Trap};
 
 use super::TRANSFERS_MODULE;
 use crate::abi;
