@@ -124,6 +124,95 @@ pub const PATCHES: &[(&str, &[(&str, &str)])] = &[
             ),
         ],
     ),
+    (
+        "iwasm/libraries/libc-wasi/sandboxed-system-primitives/src/posix.c",
+        &[
+            // path_symlink checked the target with validate_path: realpath of the target
+            // from the *host's* working directory, prefix-compared (strncmp) with the
+            // preopens' directories. With a preopen mapped to guest `/`, or any target
+            // that does not exist yet, every target passed, so a guest could plant links to
+            // absolute host paths (wasi-testsuite rust/symlink_create) for host programs to
+            // follow. A link's target is read from the link's own directory: absolute
+            // targets are refused (EPERM), and relative ones whose `..` climb above the
+            // directory the link is created in (ENOTCAPABLE). Lexical, so it does not
+            // depend on what exists; the link's own path was already checked by
+            // path_get_nofollow.
+            (
+                "__wasi_errno_t
+wasmtime_ssp_path_symlink(wasm_exec_env_t exec_env, struct fd_table *curfds,",
+                "/* wasi-hw: whether a symlink at `link` (relative to the directory fd it is made
+   in) to `target` stays inside that directory's tree. */
+static __wasi_errno_t
+wasi_hw_check_symlink_target(const char *target, const char *link,
+                             size_t link_len)
+{
+    long depth = 0;
+    size_t i = 0, start, n;
+    int last;
+
+    if (target[0] == '/')
+        return __WASI_EPERM;
+    /* the link's directory: every component of `link` but the last */
+    while (i < link_len) {
+        while (i < link_len && link[i] == '/')
+            i++;
+        start = i;
+        while (i < link_len && link[i] != '/')
+            i++;
+        n = i - start;
+        last = 1;
+        for (size_t j = i; j < link_len; j++)
+            if (link[j] != '/')
+                last = 0;
+        if (n == 0 || last)
+            break;
+        if (n == 2 && link[start] == '.' && link[start + 1] == '.')
+            depth--;
+        else if (!(n == 1 && link[start] == '.'))
+            depth++;
+    }
+    for (i = 0; target[i] != '\\0';) {
+        while (target[i] == '/')
+            i++;
+        start = i;
+        while (target[i] != '\\0' && target[i] != '/')
+            i++;
+        n = i - start;
+        if (n == 2 && target[start] == '.' && target[start + 1] == '.') {
+            if (--depth < 0)
+                return __WASI_ENOTCAPABLE;
+        }
+        else if (n > 0 && !(n == 1 && target[start] == '.'))
+            depth++;
+    }
+    return 0;
+}
+
+__wasi_errno_t
+wasmtime_ssp_path_symlink(wasm_exec_env_t exec_env, struct fd_table *curfds,",
+            ),
+            (
+                "    rwlock_rdlock(&prestats->lock);
+    if (!validate_path(target, prestats)) {
+        rwlock_unlock(&prestats->lock);
+        wasm_runtime_free(target);
+        return __WASI_EBADF;
+    }
+    rwlock_unlock(&prestats->lock);
+
+    error = os_symlinkat(target, pa.fd, pa.path);",
+                "    (void)prestats;
+    error = wasi_hw_check_symlink_target(target, new_path, new_path_len);
+    if (error != 0) {
+        path_put(&pa);
+        wasm_runtime_free(target);
+        return error;
+    }
+
+    error = os_symlinkat(target, pa.fd, pa.path);",
+            ),
+        ],
+    ),
 ];
 
 /// Applies `edits` to `text`; panics naming the anchor that is missing or not unique.
