@@ -119,7 +119,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     let file = wasi_hw_wiring::read_module(&args.module)?;
     let engine = Engine::new()?;
-    wasi_hw_wiring::register_for(&engine, &file)?;
+    wasi_hw_wiring::register_for(&engine, &file)
+        .with_context(|| args.module.display().to_string())?;
     let file = match file.kind() {
         ModuleKind::Wasm if !args.interp => compile_for_host(file)?,
         ModuleKind::Aot if args.interp => bail!(
@@ -183,12 +184,17 @@ fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
 pub fn compile(args: CompileArgs) -> Result<()> {
     let wasm = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
-    if ModuleKind::detect(&wasm) != Some(ModuleKind::Wasm) {
-        bail!(
+    let file = match ModuleFile::new(wasm) {
+        Ok(file) if file.kind() == ModuleKind::Wasm => file,
+        _ => bail!(
             "{} is not a WebAssembly (.wasm) module",
             args.input.display()
-        );
-    }
+        ),
+    };
+    // An .aot keeps no custom sections: the USB layout check must happen here.
+    wasi_hw_wiring::imports::check_usb_layout(&file)
+        .with_context(|| args.input.display().to_string())?;
+    let wasm = file.into_bytes();
     let mut opts = wasi_hw_aotc::CompileOptions::new(args.target);
     if args.cpu.is_some() {
         opts.cpu = args.cpu;
@@ -239,6 +245,12 @@ pub fn inspect(path: &Path) -> Result<String> {
                 )?;
             }
         }
+    }
+    for dialect in wasi_hw_wiring::imports::usb_dialects(&file) {
+        writeln!(out, "usb-dialect: {}", dialect.name)?;
+    }
+    if let Err(e) = wasi_hw_wiring::imports::check_usb_layout(&file) {
+        writeln!(out, "note: {e}")?;
     }
     if loadable {
         let engine = Engine::new()?;

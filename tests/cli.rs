@@ -318,3 +318,59 @@ fn bad_input_gives_one_line_errors() {
         "--interp needs a .wasm module",
     );
 }
+
+/// USB guests built from the wasi-usb proposal repository's WIT (component:usb names) run;
+/// guests built against the usb-wasm fork's WIT (same names, another transfer-result
+/// layout, recognisable by the types wit-bindgen embeds) are refused by `run` and
+/// `compile` with one line saying why, and `inspect` says which names a module uses.
+#[test]
+fn usb_dialects_run_or_are_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wat = |types: &str| {
+        format!(
+            r#"(module
+              (import "component:usb/device@0.2.1" "init" (func $init (param i32)))
+              (@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "{types}")
+              (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+              (memory (export "memory") 1)
+              (func (export "_start")
+                (call $init (i32.const 16))
+                (call $exit (i32.load8_u (i32.const 16)))))"#
+        )
+    };
+    let proposal = tmp.path().join("proposal.wasm");
+    std::fs::write(&proposal, wat::parse_str(wat("result<list<u8>>")).unwrap()).unwrap();
+    let fork = tmp.path().join("fork.wasm");
+    std::fs::write(
+        &fork,
+        wat::parse_str(wat("transfer-result iso-packet")).unwrap(),
+    )
+    .unwrap();
+    let p = proposal.to_str().unwrap();
+    for mode in [&["--interp"][..], &[]] {
+        let mut args = vec!["run", "--usb", "sim"];
+        args.extend_from_slice(mode);
+        args.push(p);
+        let o = run(&args);
+        // `init` stored result<_, libusb-error> ok (discriminant 0): exit 0.
+        assert!(o.status.success(), "{mode:?}: {}", stderr(&o));
+    }
+    let inspect = stdout(&run(&["inspect", p]));
+    assert!(
+        inspect.contains("usb-dialect: component:usb@0.2.1"),
+        "{inspect}"
+    );
+    let f = fork.to_str().unwrap();
+    let aot = tmp.path().join("fork.aot");
+    for args in [
+        vec!["run", "--usb", "sim", f],
+        vec!["compile", f, "-o", aot.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("usb-wasm fork") && err.contains(f), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert!(!aot.exists());
+}

@@ -34,8 +34,8 @@ pub use backend::{UsbBackend, UsbDeviceHandle};
 pub use ctx::UsbState;
 pub use error::UsbError;
 pub use natives::{
-    host_modules, signatures, DEVICE_MODULE, HOTPLUG_MODULE, MAX_RESOURCES, MAX_TRANSFER_SIZE,
-    TRANSFERS_MODULE,
+    host_modules, host_modules_for, signatures, Dialect, COMPONENT_USB, DEVICE_MODULE, DIALECTS,
+    HOTPLUG_MODULE, MAX_RESOURCES, MAX_TRANSFER_SIZE, TRANSFERS_MODULE, WASI_USB,
 };
 pub use wasi_hw_policy::usb::UsbGrantError;
 
@@ -90,14 +90,18 @@ impl UsbConfig {
     }
 }
 
-/// The import-module name prefix these natives answer to (see
-/// `wasi_hw_i2c::IMPORT_PREFIXES`).
-pub const IMPORT_PREFIXES: &[&str] = &["wasi:usb/"];
-
-/// Registers the wasi:usb natives with WAMR (process-global; idempotent). Call before
-/// loading modules that import them.
+/// Registers the natives under every dialect's names with WAMR (process-global; idempotent).
+/// Call before loading modules that import them.
 pub fn register(engine: &Engine) -> Result<(), wasi_hw_engine::Error> {
-    for m in host_modules() {
+    DIALECTS
+        .iter()
+        .try_for_each(|d| register_dialect(engine, d))
+}
+
+/// Registers the natives under one dialect's names (a module imports one of them: building
+/// the tables is part of its cold start).
+pub fn register_dialect(engine: &Engine, dialect: &Dialect) -> Result<(), wasi_hw_engine::Error> {
+    for m in host_modules_for(dialect) {
         engine.register_host_module(m)?;
     }
     Ok(())
@@ -113,13 +117,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_host_module_answers_to_the_import_prefix() {
-        for m in host_modules() {
-            assert!(
-                IMPORT_PREFIXES.iter().any(|p| m.name().starts_with(p)),
-                "{}",
-                m.name()
-            );
-        }
+    fn dialects_name_the_same_natives() {
+        let functions = |d: &Dialect| -> Vec<Vec<(String, String)>> {
+            host_modules_for(d)
+                .iter()
+                .inspect(|m| assert!(m.name().starts_with(d.prefix), "{}", m.name()))
+                .map(|m| {
+                    m.functions()
+                        .map(|(n, s)| (n.to_string(), s.to_string()))
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(functions(&WASI_USB), functions(&COMPONENT_USB));
+        assert_eq!(COMPONENT_USB.hotplug, "component:usb/usb-hotplug@0.2.1");
     }
 }

@@ -11,18 +11,25 @@ use wasi_hw_usb::backend::sim::{self, SIM_STORAGE_PRODUCT, SIM_TEST_PRODUCT, SIM
 use wasi_hw_usb::descriptors::{
     ConfigurationDescriptor, EndpointDescriptor, InterfaceDescriptor, DT_CONFIG, DT_DEVICE,
 };
-use wasi_hw_usb::{signatures, SimController, UsbConfig, UsbError, UsbState};
+use wasi_hw_usb::{signatures, Dialect, SimController, UsbConfig, UsbError, UsbState};
 
 /// Builds the guest: every native imported with its flat signature and re-exported unchanged
 /// (as `<module>#<name>`) so the test can pass any argument, plus memory helpers and a bump
 /// `cabi_realloc` (`lie` makes it return an out-of-bounds pointer).
-fn guest_wat(lie: bool) -> String {
+fn guest_wat(lie: bool, dialect: &Dialect) -> String {
     let mut imports = String::new();
     let mut exports = String::new();
     for (i, ((module, name), n)) in signatures().into_iter().enumerate() {
         let params = " i32".repeat(n);
+        // The same function under the dialect's module name.
+        let import = match module.as_str() {
+            wasi_hw_usb::DEVICE_MODULE => dialect.device,
+            wasi_hw_usb::TRANSFERS_MODULE => dialect.transfers,
+            wasi_hw_usb::HOTPLUG_MODULE => dialect.hotplug,
+            other => panic!("unknown module {other}"),
+        };
         imports.push_str(&format!(
-            "  (import \"{module}\" \"{name}\" (func $f{i} (param{params})))\n"
+            "  (import \"{import}\" \"{name}\" (func $f{i} (param{params})))\n"
         ));
         let short = module.split('/').nth(1).unwrap().split('@').next().unwrap();
         let gets: String = (0..n).map(|k| format!(" (local.get {k})")).collect();
@@ -91,6 +98,17 @@ enum Mode {
     Interp,
     #[cfg_attr(target_arch = "arm", allow(dead_code))]
     Aot,
+    /// Interpreted, importing the wasi-usb proposal repository's names (component:usb).
+    ProposalNames,
+}
+
+impl Mode {
+    fn dialect(self) -> &'static Dialect {
+        match self {
+            Mode::Interp | Mode::Aot => &wasi_hw_usb::WASI_USB,
+            Mode::ProposalNames => &wasi_hw_usb::COMPONENT_USB,
+        }
+    }
 }
 
 fn load(wat: &str, mode: Mode) -> Module {
@@ -98,7 +116,7 @@ fn load(wat: &str, mode: Mode) -> Module {
     wasi_hw_usb::register(&engine).unwrap();
     let wasm = wat::parse_str(wat).unwrap();
     let bytes = match mode {
-        Mode::Interp => wasm,
+        Mode::Interp | Mode::ProposalNames => wasm,
         #[cfg(not(target_arch = "arm"))]
         Mode::Aot => {
             wasi_hw_aotc::compile(&wasm, &wasi_hw_aotc::CompileOptions::default()).unwrap()
@@ -108,7 +126,7 @@ fn load(wat: &str, mode: Mode) -> Module {
     };
     let module = Module::new(&engine, bytes).unwrap();
     let expect = match mode {
-        Mode::Interp => ModuleKind::Wasm,
+        Mode::Interp | Mode::ProposalNames => ModuleKind::Wasm,
         Mode::Aot => ModuleKind::Aot,
     };
     assert_eq!(module.kind(), expect);
@@ -156,7 +174,7 @@ impl Guest {
     }
 
     fn build(mode: Mode, config: Option<UsbConfig>, lie: bool) -> Guest {
-        let module = load(&guest_wat(lie), mode);
+        let module = load(&guest_wat(lie, mode.dialect()), mode);
         let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
         let sim = config.as_ref().and_then(UsbConfig::sim_controller);
         if let Some(c) = config {
@@ -1190,11 +1208,14 @@ fn dropped_transfers_are_cancelled(mode: Mode) {
     g.claim(h2, 0).unwrap();
 }
 
-/// Every scenario in both execution modes.
+/// Every scenario in both execution modes, and under the proposal repository's names.
 macro_rules! in_both_modes {
     ($($name:ident),* $(,)?) => {
         mod interp {
             $( #[test] fn $name() { super::$name(super::Mode::Interp) } )*
+        }
+        mod proposal_names {
+            $( #[test] fn $name() { super::$name(super::Mode::ProposalNames) } )*
         }
         #[cfg(not(target_arch = "arm"))]
         mod aot {

@@ -7,7 +7,9 @@
 //! looked for there as bytes. Both scans err towards "imported" when the file is broken,
 //! so that the load itself reports what is wrong.
 
+use anyhow::{bail, Result};
 use wasi_hw_engine::{ModuleFile, ModuleKind};
+use wasi_hw_usb::Dialect;
 
 /// Whether `module` imports from a module whose name starts with one of `prefixes`.
 pub fn imports_any(module: &ModuleFile, prefixes: &[&str]) -> bool {
@@ -28,6 +30,52 @@ pub fn imports_any(module: &ModuleFile, prefixes: &[&str]) -> bool {
                 .any(|p| memchr::memmem::find(region, p.as_bytes()).is_some())
         }
     }
+}
+
+/// The USB dialects (import-name sets) `module` imports from.
+pub fn usb_dialects(module: &ModuleFile) -> Vec<&'static Dialect> {
+    wasi_hw_usb::DIALECTS
+        .iter()
+        .filter(|d| imports_any(module, &[d.prefix]))
+        .collect()
+}
+
+/// Names that only the WIT of the usb-wasm fork has: its `await-transfer` returns
+/// `result<transfer-result, libusb-error>` with `transfer-result { data: list<u8>, packets:
+/// list<iso-packet> }` (a 20-byte result where the proposal's `result<list<u8>, ..>` has
+/// 12), under the same import names and flat signatures. wit-bindgen embeds the guest's
+/// WIT types in `component-type:*` custom sections; these names appear there.
+const FORK_ONLY_TYPE_NAMES: [&str; 2] = ["transfer-result", "iso-packet"];
+
+/// Refuses a `.wasm` built against the usb-wasm fork's WIT: its transfers would read a
+/// result layout these natives do not write. (An `.aot` keeps no custom sections; `wasi-hw
+/// compile` refuses such a `.wasm` before compiling it.)
+pub fn check_usb_layout(module: &ModuleFile) -> Result<()> {
+    if module.kind() != ModuleKind::Wasm {
+        return Ok(());
+    }
+    for payload in wasmparser::Parser::new(0).parse_all(module.bytes()) {
+        let Ok(wasmparser::Payload::CustomSection(section)) = payload else {
+            continue;
+        };
+        if !section.name().starts_with("component-type") {
+            continue;
+        }
+        if let Some(name) = FORK_ONLY_TYPE_NAMES
+            .iter()
+            .find(|n| memchr::memmem::find(section.data(), n.as_bytes()).is_some())
+        {
+            bail!(
+                "this module was built against the usb-wasm fork's WIT (its types name \
+                 `{name}`: `await-transfer` returns `transfer-result {{ data, packets: \
+                 list<iso-packet> }}` and borrows the transfer); wasi-hw implements the wasi-usb \
+                 proposal's layout, `await-transfer(own<transfer>) -> result<list<u8>, \
+                 libusb-error>` (wit/usb, or the proposal repository's component:usb WIT): \
+                 rebuild the guest against one of those"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The module names of a `.wasm`'s imports, in order (repeats included).
@@ -107,6 +155,40 @@ mod tests {
         let mut cut = wasm.bytes().to_vec();
         cut.truncate(12);
         assert!(imports_any(&file(cut), &["wasi:usb/"]));
+    }
+
+    #[test]
+    fn usb_dialects_and_the_forks_layout() {
+        let wasm = |imports: &str, custom: &str| {
+            file(wat::parse_str(format!("(module {imports} {custom})")).unwrap())
+        };
+        let proposal = wasm(
+            r#"(import "component:usb/device@0.2.1" "init" (func (param i32)))"#,
+            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..result<list<u8>>..")"#,
+        );
+        assert_eq!(usb_dialects(&proposal), [&wasi_hw_usb::COMPONENT_USB]);
+        assert!(check_usb_layout(&proposal).is_ok());
+        let ours = wasm(
+            r#"(import "wasi:usb/device@0.2.1" "init" (func (param i32)))"#,
+            "",
+        );
+        assert_eq!(usb_dialects(&ours), [&wasi_hw_usb::WASI_USB]);
+        let fork = wasm(
+            r#"(import "component:usb/transfers@0.2.1" "await-transfer" (func (param i32 i32)))"#,
+            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..transfer-result..iso-packet..")"#,
+        );
+        let err = check_usb_layout(&fork).unwrap_err().to_string();
+        assert!(
+            err.contains("usb-wasm fork") && err.contains("iso-packet"),
+            "{err}"
+        );
+        // The names elsewhere (a data segment, another custom section) mean nothing.
+        let data = wasm(
+            r#"(memory 1) (data (i32.const 0) "transfer-result")"#,
+            r#"(@custom "name-of-something" "iso-packet")"#,
+        );
+        assert!(check_usb_layout(&data).is_ok());
+        assert!(usb_dialects(&data).is_empty());
     }
 
     #[test]

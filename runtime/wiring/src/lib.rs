@@ -45,13 +45,19 @@ pub fn register_all(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Registers the native libraries `module` imports from.
+/// Registers the native libraries `module` imports from (USB under the dialect it names),
+/// after refusing a module built for a USB layout these natives do not have.
 pub fn register_for(engine: &Engine, module: &ModuleFile) -> Result<()> {
     if imports::imports_any(module, wasi_hw_i2c::IMPORT_PREFIXES) {
         wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
     }
-    if imports::imports_any(module, wasi_hw_usb::IMPORT_PREFIXES) {
-        wasi_hw_usb::register(engine).context("registering WASI-USB natives")?;
+    let dialects = imports::usb_dialects(module);
+    if !dialects.is_empty() {
+        imports::check_usb_layout(module)?;
+    }
+    for dialect in dialects {
+        wasi_hw_usb::register_dialect(engine, dialect)
+            .with_context(|| format!("registering WASI-USB natives ({})", dialect.name))?;
     }
     Ok(())
 }

@@ -3,17 +3,14 @@
 
 use wasi_hw_engine::{Caller, HostModule, Trap};
 
-use super::{
-    interface_call, interface_guard, unit_call, whole_device_guard, DEVICE_MODULE,
-    MAX_STREAM_ENDPOINTS,
-};
+use super::{interface_call, interface_guard, unit_call, whole_device_guard, MAX_STREAM_ENDPOINTS};
 use crate::abi;
 use crate::backend::{TransferSetup, TransferType};
 use crate::ctx::{lock, with_state, DeviceRes, HandleRes};
 use crate::error::UsbError;
 
-pub(super) fn module() -> HostModule {
-    HostModule::new(DEVICE_MODULE)
+pub(super) fn module(name: &str) -> HostModule {
+    HostModule::new(name)
         .func_wrap("init", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::RESULT_UNIT)?;
             with_state(c, |s| {

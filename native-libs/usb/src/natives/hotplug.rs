@@ -2,12 +2,11 @@
 
 use wasi_hw_engine::{cabi, Caller, HostModule};
 
-use super::HOTPLUG_MODULE;
 use crate::abi;
 use crate::ctx::with_state;
 
-pub(super) fn module() -> HostModule {
-    HostModule::new(HOTPLUG_MODULE)
+pub(super) fn module(name: &str) -> HostModule {
+    HostModule::new(name)
         .func_wrap("enable-hotplug", |c: &mut Caller<'_>, ret: u32| {
             abi::check_area(c, ret, abi::RESULT_UNIT)?;
             let r = with_state(c, |s| s.backend.enable_hotplug());

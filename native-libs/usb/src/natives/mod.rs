@@ -25,6 +25,42 @@ pub const DEVICE_MODULE: &str = "wasi:usb/device@0.2.1";
 pub const TRANSFERS_MODULE: &str = "wasi:usb/transfers@0.2.1";
 pub const HOTPLUG_MODULE: &str = "wasi:usb/hotplug@0.2.1";
 
+/// One set of import-module names for the same natives. The WIT of the wasi-usb proposal
+/// repository (`component:usb@0.2.1`) has the signatures and layouts of ours
+/// (`wasi:usb@0.2.1`, which wasmtime-wasi-usb serves), under another package name and with
+/// the hotplug interface called `usb-hotplug`: guests built from either run unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// How `inspect` names it.
+    pub name: &'static str,
+    /// What every one of its import-module names starts with.
+    pub prefix: &'static str,
+    pub device: &'static str,
+    pub transfers: &'static str,
+    pub hotplug: &'static str,
+}
+
+/// `wasi:usb@0.2.1` (wit/usb).
+pub const WASI_USB: Dialect = Dialect {
+    name: "wasi:usb@0.2.1",
+    prefix: "wasi:usb/",
+    device: DEVICE_MODULE,
+    transfers: TRANSFERS_MODULE,
+    hotplug: HOTPLUG_MODULE,
+};
+
+/// `component:usb@0.2.1`, the wasi-usb proposal repository's WIT.
+pub const COMPONENT_USB: Dialect = Dialect {
+    name: "component:usb@0.2.1 (the wasi-usb proposal repository's names)",
+    prefix: "component:usb/",
+    device: "component:usb/device@0.2.1",
+    transfers: "component:usb/transfers@0.2.1",
+    hotplug: "component:usb/usb-hotplug@0.2.1",
+};
+
+/// Every dialect the natives answer to.
+pub const DIALECTS: [Dialect; 2] = [WASI_USB, COMPONENT_USB];
+
 /// Largest transfer (buf-size) a guest may create: bounds the host memory one transfer can
 /// pin. Bulk reads of 1 MiB fit.
 pub const MAX_TRANSFER_SIZE: u32 = 2 << 20;
@@ -34,10 +70,20 @@ pub const MAX_RESOURCES: usize = 4096;
 /// 30 endpoints).
 pub(crate) const MAX_STREAM_ENDPOINTS: u32 = 32;
 
-/// Builds the three host modules. Every signature follows from the parameter types of its
-/// function (`u32`, `u16`, `u8`: a flat `i32`, lifted as the canonical ABI does).
+/// Builds the three host modules under `wasi:usb` names. Every signature follows from the
+/// parameter types of its function (`u32`, `u16`, `u8`: a flat `i32`, lifted as the
+/// canonical ABI does).
 pub fn host_modules() -> Vec<HostModule> {
-    vec![device::module(), transfers::module(), hotplug::module()]
+    host_modules_for(&WASI_USB)
+}
+
+/// The same natives under a dialect's names.
+pub fn host_modules_for(dialect: &Dialect) -> Vec<HostModule> {
+    vec![
+        device::module(dialect.device),
+        transfers::module(dialect.transfers),
+        hotplug::module(dialect.hotplug),
+    ]
 }
 
 /// A method that returns `result<_, libusb-error>` at `ret` and runs `op` on the open

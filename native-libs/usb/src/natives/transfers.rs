@@ -2,14 +2,13 @@
 
 use wasi_hw_engine::{Caller, HostModule, Trap};
 
-use super::TRANSFERS_MODULE;
 use crate::abi;
 use crate::backend::TransferRequest;
 use crate::ctx::{lock, with_state, TransferRes, TransferState};
 use crate::error::{UsbError, UsbResult};
 
-pub(super) fn module() -> HostModule {
-    HostModule::new(TRANSFERS_MODULE)
+pub(super) fn module(name: &str) -> HostModule {
+    HostModule::new(name)
         .func_wrap("[method]transfer.submit-transfer", submit_transfer)
         .func_wrap(
             "[method]transfer.cancel-transfer",
