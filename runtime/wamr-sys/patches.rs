@@ -125,6 +125,31 @@ pub const PATCHES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "shared/platform/common/posix/posix_memmap.c",
+        &[
+            // The AOT loader writes the code (copy, relocations, PLT) through the data
+            // cache and then calls os_icache_flush before running it; on Linux that was
+            // empty. x86 keeps the caches coherent, but ARMv7, AArch64 and MIPS do not: a
+            // stale instruction cache line runs old bytes. GCC's builtin does the right
+            // thing per arch (the cacheflush syscall on 32-bit ARM and MIPS, DC CVAU/IC
+            // IVAU on AArch64, nothing on x86). QEMU's TCG invalidates its translations
+            // on writes, so no emulated test can see the difference; real boards can.
+            (
+                "#if defined(__APPLE__) || defined(__MACH__)
+    sys_icache_invalidate(start, len);
+#else
+    (void)start;
+    (void)len;
+#endif",
+                "#if defined(__APPLE__) || defined(__MACH__)
+    sys_icache_invalidate(start, len);
+#else
+    __builtin___clear_cache((char *)start, (char *)start + len);
+#endif",
+            ),
+        ],
+    ),
+    (
         "iwasm/libraries/libc-wasi/sandboxed-system-primitives/src/posix.c",
         &[
             // path_symlink checked the target with validate_path: realpath of the target
