@@ -339,13 +339,11 @@ fn usb_dialects_run_or_are_refused_with_the_reason() {
         )
     };
     let proposal = tmp.path().join("proposal.wasm");
-    std::fs::write(&proposal, wat::parse_str(wat("result<list<u8>>")).unwrap()).unwrap();
+    // Names as the component-type section encodes them: a length byte, then the name (the
+    // proposal's WIT has a field `iso-packets`; only the fork has `transfer-result`).
+    std::fs::write(&proposal, wat::parse_str(wat(r"\0biso-packets")).unwrap()).unwrap();
     let fork = tmp.path().join("fork.wasm");
-    std::fs::write(
-        &fork,
-        wat::parse_str(wat("transfer-result iso-packet")).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&fork, wat::parse_str(wat(r"\0ftransfer-result")).unwrap()).unwrap();
     let p = proposal.to_str().unwrap();
     for mode in [&["--interp"][..], &[]] {
         let mut args = vec!["run", "--usb", "sim"];

@@ -57,7 +57,9 @@ pub fn usb_dialects(module: &ModuleFile) -> Vec<&'static Dialect> {
 /// `result<transfer-result, libusb-error>` with `transfer-result { data: list<u8>, packets:
 /// list<iso-packet> }` (a 20-byte result where the proposal's `result<list<u8>, ..>` has
 /// 12), under the same import names and flat signatures. wit-bindgen embeds the guest's
-/// WIT types in `component-type:*` custom sections; these names appear there.
+/// WIT types in `component-type:*` custom sections, where every name is a length-prefixed
+/// string: the names are looked for with their length byte, so that the proposal's own
+/// `iso-packets` field does not match `iso-packet`.
 const FORK_ONLY_TYPE_NAMES: [&str; 2] = ["transfer-result", "iso-packet"];
 
 /// Refuses a `.wasm` built against the usb-wasm fork's WIT: its transfers would read a
@@ -74,10 +76,11 @@ pub fn check_usb_layout(module: &ModuleFile) -> Result<()> {
         if !section.name().starts_with("component-type") {
             continue;
         }
-        if let Some(name) = FORK_ONLY_TYPE_NAMES
-            .iter()
-            .find(|n| memchr::memmem::find(section.data(), n.as_bytes()).is_some())
-        {
+        if let Some(name) = FORK_ONLY_TYPE_NAMES.iter().find(|n| {
+            let mut encoded = vec![n.len() as u8];
+            encoded.extend_from_slice(n.as_bytes());
+            memchr::memmem::find(section.data(), &encoded).is_some()
+        }) {
             bail!(
                 "this module was built against the usb-wasm fork's WIT (its types name \
                  `{name}`: `await-transfer` returns `transfer-result {{ data, packets: \
@@ -177,7 +180,8 @@ mod tests {
         };
         let proposal = wasm(
             r#"(import "component:usb/device@0.2.1" "init" (func (param i32)))"#,
-            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..result<list<u8>>..")"#,
+            // The proposal's transfer-options has a field `iso-packets`.
+            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..\0biso-packets..")"#,
         );
         assert_eq!(usb_dialects(&proposal), [&wasi_hw_usb::COMPONENT_USB]);
         assert!(check_usb_layout(&proposal).is_ok());
@@ -188,7 +192,7 @@ mod tests {
         assert_eq!(usb_dialects(&ours), [&wasi_hw_usb::WASI_USB]);
         let fork = wasm(
             r#"(import "component:usb/transfers@0.2.1" "await-transfer" (func (param i32 i32)))"#,
-            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..transfer-result..iso-packet..")"#,
+            r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..\0ftransfer-result..\0aiso-packet..")"#,
         );
         let err = check_usb_layout(&fork).unwrap_err().to_string();
         assert!(
@@ -197,8 +201,8 @@ mod tests {
         );
         // The names elsewhere (a data segment, another custom section) mean nothing.
         let data = wasm(
-            r#"(memory 1) (data (i32.const 0) "transfer-result")"#,
-            r#"(@custom "name-of-something" "iso-packet")"#,
+            r#"(memory 1) (data (i32.const 0) "\0ftransfer-result")"#,
+            r#"(@custom "name-of-something" "\0aiso-packet")"#,
         );
         assert!(check_usb_layout(&data).is_ok());
         assert!(usb_dialects(&data).is_empty());
