@@ -8,9 +8,15 @@
 //! contents afterwards.
 
 mod eeprom;
+mod hts221;
+mod lcd;
+mod tm1650;
 mod tmp102;
 
 pub use eeprom::{EepromConfig, SimEeprom};
+pub use hts221::{SimHts221, HTS221_ADDR};
+pub use lcd::{SimLcd, LCD_COLUMNS, LCD_ROWS};
+pub use tm1650::{SimTm1650, TM1650_CONTROL, TM1650_DIGITS};
 pub use tmp102::SimTmp102;
 
 use crate::backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
@@ -66,6 +72,10 @@ pub const DEFAULT_TEMPERATURE_C: f32 = 23.5;
 pub const DEFAULT_SENSOR_ADDR: u16 = 0x48;
 /// Address of the default simulated 24C32 EEPROM.
 pub const DEFAULT_EEPROM_ADDR: u16 = 0x50;
+/// Address of the default simulated LCD backpack (PCF8574).
+pub const DEFAULT_LCD_ADDR: u16 = 0x27;
+/// Humidity of the default simulated HTS221 (its temperature is [`DEFAULT_TEMPERATURE_C`]).
+pub const DEFAULT_HUMIDITY: f64 = 45.0;
 
 impl SimBus {
     /// An empty bus: every address NACKs.
@@ -74,11 +84,22 @@ impl SimBus {
     }
 
     /// The bus `sim` gets when the operator does not configure one: a TMP102 at 0x48 reading
-    /// 23.5 °C and an erased 24C32 (4 KiB, 32-byte pages, 2-byte addressing) at 0x50.
+    /// 23.5 °C, an erased 24C32 (4 KiB, 32-byte pages, 2-byte addressing) at 0x50, a 16×2
+    /// LCD behind a PCF8574 at 0x27, a TM1650 7-segment display at 0x24 and 0x34..=0x37,
+    /// and an HTS221 at 0x5F reading 23.5 °C and 45 %rH.
     pub fn with_default_devices() -> Self {
         let bus = SimBus::new();
         bus.attach_tmp102(DEFAULT_SENSOR_ADDR, SimTmp102::new(DEFAULT_TEMPERATURE_C));
         bus.attach_eeprom(DEFAULT_EEPROM_ADDR, SimEeprom::new(EepromConfig::at24c32()));
+        bus.attach(DEFAULT_LCD_ADDR, Box::new(SimLcd::new()));
+        bus.attach_tm1650(SimTm1650::new());
+        bus.attach(
+            HTS221_ADDR,
+            Box::new(SimHts221::new(
+                f64::from(DEFAULT_TEMPERATURE_C),
+                DEFAULT_HUMIDITY,
+            )),
+        );
         bus
     }
 
@@ -108,6 +129,14 @@ impl SimBus {
             let mut handle = eeprom.clone();
             handle.set_base_address(base);
             self.attach(base + i, Box::new(handle));
+        }
+    }
+
+    /// Attaches a TM1650 at its control address and its four digit addresses.
+    pub fn attach_tm1650(&self, display: SimTm1650) {
+        self.attach(TM1650_CONTROL, Box::new(display.clone()));
+        for i in 0..4 {
+            self.attach(TM1650_DIGITS + i, Box::new(display.clone()));
         }
     }
 
