@@ -7,6 +7,28 @@ pub const PATCHES: &[(&str, &[(&str, &str)])] = &[
     (
         "iwasm/aot/aot_loader.c",
         &[
+            // wasm_binary_freeable (LoadArgs): the flag was copied to the module only after
+            // the load, but load_mem_init_data_list reads it during the load. So data
+            // segments pointed into the caller's buffer while unload freed them ("free():
+            // invalid pointer"), and the loader made a second copy of text and data
+            // (try_merge_data_and_text) as for a buffer it may not free. Taken from the
+            // arguments right after the module is created, the loader copies what it keeps
+            // once, and the caller can release the file's bytes right after the load.
+            (
+                "    AOTModule *module = create_module(args->name, error_buf, error_buf_size);
+
+    if (!module)
+        return NULL;
+
+    os_thread_jit_write_protect_np(false); /* Make memory writable */",
+                "    AOTModule *module = create_module(args->name, error_buf, error_buf_size);
+
+    if (!module)
+        return NULL;
+    module->is_binary_freeable = args->wasm_binary_freeable;
+
+    os_thread_jit_write_protect_np(false); /* Make memory writable */",
+            ),
             // do_text_relocation resolves every relocation's symbol by name: copy, a chain of
             // strcmp/strncmp against section names and prefixes, atoi, then a linear strcmp
             // search of the runtime's symbol map. A driver's relocations name few distinct

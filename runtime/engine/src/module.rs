@@ -165,8 +165,9 @@ impl AotInfo {
 
 pub(crate) struct ModuleInner {
     pub(crate) raw: sys::wasm_module_t,
-    // WAMR may point into (and modify) the buffer until unload: keep it here, never moved.
-    _bytes: Box<[u8]>,
+    // A .wasm's bytes: WAMR may point into (and modify) them until unload, so they are kept
+    // here, never moved. `None` for an .aot, loaded freeable.
+    _bytes: Option<Box<[u8]>>,
     pub(crate) kind: ModuleKind,
     /// WAMR's WASI arguments live on the module and are consumed by instantiation: serialise.
     pub(crate) instantiate_lock: std::sync::Mutex<()>,
@@ -241,22 +242,46 @@ impl Module {
     fn load_file(file: ModuleFile) -> Result<Module, Error> {
         ensure_thread_env();
         let kind = file.kind;
+        // Boxed before the load: turning a Vec into a Box may move the bytes.
         let mut bytes: Box<[u8]> = file.bytes.into_boxed_slice();
         let len = u32::try_from(bytes.len()).map_err(|_| Error::TooLarge(bytes.len()))?;
+        // An .aot is loaded "freeable": the loader copies what it keeps (code, data
+        // segments, names) once, and the file's bytes go right after the load (with the
+        // flag-ordering fix in wasi-hw-wamr-sys's patches). The interpreter keeps pointing
+        // into a .wasm's bytes (function bodies), so those stay with the module.
+        let freeable = kind == ModuleKind::Aot;
+        let args = sys::LoadArgs {
+            wasm_binary_freeable: freeable,
+            ..Default::default()
+        };
         let mut err = [0 as c_char; 256];
-        // SAFETY: `bytes` is writable, `len` is its length, and it is kept alive (unmoved,
-        // boxed) in ModuleInner until after wasm_runtime_unload. The error buffer is 256 bytes.
+        // SAFETY: `bytes` is writable and `len` long; a kept buffer moves into ModuleInner
+        // (a Box, never moved again) and lives until after wasm_runtime_unload; a freeable
+        // one is not used by WAMR after the call. `args` outlives the call; the error buffer
+        // is 256 bytes.
         let raw = unsafe {
-            sys::wasm_runtime_load(bytes.as_mut_ptr(), len, err.as_mut_ptr(), err.len() as u32)
+            sys::wasm_runtime_load_ex(
+                bytes.as_mut_ptr(),
+                len,
+                &args,
+                err.as_mut_ptr(),
+                err.len() as u32,
+            )
         };
         if raw.is_null() {
             return Err(Error::Load(c_str(err.as_ptr())));
         }
         log::debug!("loaded {kind:?} module ({len} bytes)");
+        let kept = if freeable {
+            drop(bytes);
+            None
+        } else {
+            Some(bytes)
+        };
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 raw,
-                _bytes: bytes,
+                _bytes: kept,
                 kind,
                 instantiate_lock: Default::default(),
             }),
