@@ -218,13 +218,7 @@ pub fn compile(args: CompileArgs) -> Result<()> {
 
 pub fn inspect(path: &Path) -> Result<String> {
     use std::fmt::Write;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = ModuleFile::new(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
-            path.display()
-        )
-    })?;
+    let file = wasi_hw_wiring::read_module_file(path)?;
     let mut out = String::new();
     writeln!(out, "file: {}", path.display())?;
     writeln!(out, "size: {} bytes", file.bytes().len())?;

@@ -21,13 +21,7 @@ pub use grants::Grants;
 /// Reads a module file: `.wasm`, or an `.aot` this runtime can run (format version and
 /// target checked from the header, with a message that says how to rebuild it).
 pub fn read_module(path: &Path) -> Result<ModuleFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = ModuleFile::new(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
-            path.display()
-        )
-    })?;
+    let file = read_module_file(path)?;
     if let Some(info) = file
         .aot_info()
         .with_context(|| path.display().to_string())?
@@ -36,6 +30,17 @@ pub fn read_module(path: &Path) -> Result<ModuleFile> {
             .with_context(|| path.display().to_string())?;
     }
     Ok(file)
+}
+
+/// Reads a `.wasm` or `.aot` file of any target (for tools that only look at it).
+pub fn read_module_file(path: &Path) -> Result<ModuleFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ModuleFile::new(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
+            path.display()
+        )
+    })
 }
 
 /// Registers every native library (for tools that load modules of any kind).
