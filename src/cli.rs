@@ -117,6 +117,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(path) = &args.grants {
         grants.add_file(path)?;
     }
+    let preopens: Vec<(PathBuf, String)> = args
+        .dirs
+        .iter()
+        .map(|dir| {
+            let (host, guest) = dir.split_once("::").unwrap_or((dir.as_str(), dir.as_str()));
+            (PathBuf::from(host), guest.to_string())
+        })
+        .collect();
+    let hosts: Vec<&Path> = preopens.iter().map(|(h, _)| h.as_path()).collect();
+    wasi_hw_wiring::refuse_module_in_preopens(&args.module, &hosts)?;
     let file = wasi_hw_wiring::read_module(&args.module)?;
     let engine = Engine::new()?;
     wasi_hw_wiring::register_for(&engine, &file)
@@ -150,13 +160,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
             .with_context(|| format!("--env {kv}: expected KEY=VALUE"))?;
         config.wasi.env.push((k.to_string(), v.to_string()));
     }
-    for dir in &args.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir.as_str(), dir.as_str()));
-        let host = PathBuf::from(host);
+    for (dir, (host, guest)) in args.dirs.iter().zip(preopens) {
         if !host.is_dir() {
             bail!("--dir {dir}: {} is not a directory", host.display());
         }
-        config.wasi.preopens.push((host, guest.to_string()));
+        config.wasi.preopens.push((host, guest));
     }
     let mut instance = Instance::new(&module, &config)?;
     wasi_hw_wiring::install(&mut instance, &grants)?;

@@ -372,3 +372,28 @@ fn usb_dialects_run_or_are_refused_with_the_reason() {
     }
     assert!(!aot.exists());
 }
+
+/// A guest given a directory (`--dir`, writable) must not be able to rewrite its own code:
+/// a module inside a given directory is refused with one line.
+#[test]
+fn a_module_inside_a_given_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = tmp.path().join("hello.wasm");
+    std::fs::copy(guest("hello"), &module).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let o = run(&["run", "--interp", "--dir", dir, module.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("rewrite its own code"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // The same module run from outside the given directory runs.
+    let other = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        "--interp",
+        "--dir",
+        other.path().to_str().unwrap(),
+        module.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

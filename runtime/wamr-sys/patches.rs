@@ -167,7 +167,20 @@ pub const PATCHES: &[(&str, &[(&str, &str)])] = &[
     sys_icache_invalidate(start, len);
 #else
     __builtin___clear_cache((char *)start, (char *)start + len);
-#endif",
+#endif
+    /* wasi-hw: counted, so tests can see every load flush the code it wrote */
+    __atomic_add_fetch(&wasi_hw_icache_flushes, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&wasi_hw_icache_flushed_bytes, (unsigned long long)len,
+                       __ATOMIC_RELAXED);",
+            ),
+            (
+                "void
+os_icache_flush(void *start, size_t len)",
+                "unsigned long long wasi_hw_icache_flushes;
+unsigned long long wasi_hw_icache_flushed_bytes;
+
+void
+os_icache_flush(void *start, size_t len)",
             ),
         ],
     ),

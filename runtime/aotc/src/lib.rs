@@ -266,6 +266,20 @@ mod tests {
         assert_eq!((opts.opt_level, opts.size_level), (3, 3));
     }
 
+    /// Loading AOT code flushes the instruction cache over the code it wrote (a no-op on
+    /// x86, needed on ARM: the call itself is what can be checked here).
+    #[test]
+    fn aot_load_flushes_the_instruction_cache() {
+        let aot = compile_host(ADD);
+        let engine = Engine::new().unwrap();
+        let (calls, bytes) = wasi_hw_engine::icache_flushes();
+        let module = Module::new(&engine, aot).unwrap();
+        assert_eq!(module.kind(), ModuleKind::Aot);
+        let (calls_after, bytes_after) = wasi_hw_engine::icache_flushes();
+        assert!(calls_after > calls, "no flush during the load");
+        assert!(bytes_after > bytes, "the flush covered no bytes");
+    }
+
     #[test]
     fn compiles_for_every_target() {
         // (target, ELF e_machine, arch string the runtime's BUILD_TARGET must prefix)

@@ -7,6 +7,8 @@ pub enum Error {
     Init,
     #[error("not a WebAssembly or WAMR AOT module (bad magic number)")]
     NotAModule,
+    #[error("{0}")]
+    Read(String),
     #[error("truncated or corrupt AOT header")]
     AotHeader,
     #[error(

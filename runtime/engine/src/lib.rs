@@ -12,6 +12,7 @@ mod error;
 mod host;
 mod instance;
 mod module;
+mod module_file;
 mod resource;
 mod target;
 
@@ -20,9 +21,30 @@ pub use engine::Engine;
 pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, IntoHostFunc, ValType, WasmRet, WasmTy};
 pub use instance::{Instance, InstanceConfig, Val, WasiConfig};
-pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleFile, ModuleKind, AOT_VERSION};
+pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION};
+pub use module_file::ModuleFile;
 pub use resource::{Resource, ResourceTable, TableError};
 pub use target::{Target, UnknownTarget};
 
 /// Whether linear memory is protected by guard pages in this build (see wasi-hw-wamr-sys).
 pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;
+
+/// How often, and over how many bytes, the AOT loader has flushed the instruction cache
+/// for code it wrote, since the process started (a patched WAMR counts them): on ARM,
+/// AArch64 and MIPS a load that skipped it could run stale instructions.
+pub fn icache_flushes() -> (u64, u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // SAFETY: both are 8-byte-aligned `unsigned long long` statics of the C library, live
+    // for the whole process, and only ever updated with atomic adds.
+    let (calls, bytes) = unsafe {
+        (
+            AtomicU64::from_ptr(
+                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushes).cast_mut(),
+            ),
+            AtomicU64::from_ptr(
+                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushed_bytes).cast_mut(),
+            ),
+        )
+    };
+    (calls.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed))
+}

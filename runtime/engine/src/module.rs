@@ -5,6 +5,7 @@ use wasi_hw_wamr_sys as sys;
 
 use crate::engine::{ensure_thread_env, Engine};
 use crate::error::Error;
+use crate::module_file::{Bytes, ModuleFile};
 use crate::target::Target;
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -28,43 +29,6 @@ impl ModuleKind {
             Some(m) if m == WASM_MAGIC => Some(ModuleKind::Wasm),
             Some(m) if m == AOT_MAGIC => Some(ModuleKind::Aot),
             _ => None,
-        }
-    }
-}
-
-/// A module file's bytes with their kind, detected once (from the magic number).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModuleFile {
-    kind: ModuleKind,
-    bytes: Vec<u8>,
-}
-
-impl ModuleFile {
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<ModuleFile, Error> {
-        let bytes = bytes.into();
-        let kind = ModuleKind::detect(&bytes).ok_or(Error::NotAModule)?;
-        Ok(ModuleFile { kind, bytes })
-    }
-
-    pub fn kind(&self) -> ModuleKind {
-        self.kind
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-
-    /// The `.aot` header, `None` for a `.wasm` (an error for a truncated `.aot`).
-    pub fn aot_info(&self) -> Result<Option<AotInfo>, Error> {
-        match self.kind {
-            ModuleKind::Wasm => Ok(None),
-            ModuleKind::Aot => AotInfo::parse(&self.bytes)
-                .map(Some)
-                .ok_or(Error::AotHeader),
         }
     }
 }
@@ -241,24 +205,27 @@ impl Module {
 
     fn load_file(file: ModuleFile) -> Result<Module, Error> {
         ensure_thread_env();
-        let kind = file.kind;
-        // Boxed before the load: turning a Vec into a Box may move the bytes.
-        let mut bytes: Box<[u8]> = file.bytes.into_boxed_slice();
-        let len = u32::try_from(bytes.len()).map_err(|_| Error::TooLarge(bytes.len()))?;
+        let (kind, bytes) = file.into_parts();
         // An .aot is loaded "freeable": the loader copies what it keeps (code, data
-        // segments, names) once, and the file's bytes go right after the load (with the
-        // flag-ordering fix in wasi-hw-wamr-sys's patches). The interpreter keeps pointing
-        // into a .wasm's bytes (function bodies), so those stay with the module.
+        // segments, names) once, and the file's bytes (read or mapped) go right after the
+        // load (with the flag-ordering fix in wasi-hw-wamr-sys's patches). The interpreter
+        // keeps pointing into a .wasm's bytes (function bodies), so those stay with the
+        // module, boxed before the load (turning a Vec into a Box may move it).
         let freeable = kind == ModuleKind::Aot;
+        let mut bytes = match bytes {
+            Bytes::Mapped(m) if freeable => Bytes::Mapped(m),
+            other => Bytes::Boxed(other.into_vec().into_boxed_slice()),
+        };
+        let len = u32::try_from(bytes.len()).map_err(|_| Error::TooLarge(bytes.len()))?;
         let args = sys::LoadArgs {
             wasm_binary_freeable: freeable,
             ..Default::default()
         };
         let mut err = [0 as c_char; 256];
-        // SAFETY: `bytes` is writable and `len` long; a kept buffer moves into ModuleInner
-        // (a Box, never moved again) and lives until after wasm_runtime_unload; a freeable
-        // one is not used by WAMR after the call. `args` outlives the call; the error buffer
-        // is 256 bytes.
+        // SAFETY: `bytes` is writable (a heap buffer or a private copy-on-write mapping)
+        // and `len` long; a kept buffer moves into ModuleInner (a Box, never moved again)
+        // and lives until after wasm_runtime_unload; a freeable one is not used by WAMR
+        // after the call. `args` outlives the call; the error buffer is 256 bytes.
         let raw = unsafe {
             sys::wasm_runtime_load_ex(
                 bytes.as_mut_ptr(),
@@ -272,11 +239,9 @@ impl Module {
             return Err(Error::Load(c_str(err.as_ptr())));
         }
         log::debug!("loaded {kind:?} module ({len} bytes)");
-        let kept = if freeable {
-            drop(bytes);
-            None
-        } else {
-            Some(bytes)
+        let kept = match bytes {
+            Bytes::Boxed(b) if !freeable => Some(b),
+            _ => None, // dropped (unmapped or freed) here
         };
         Ok(Module {
             inner: Arc::new(ModuleInner {

@@ -13,3 +13,11 @@ include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 /// Whether linear memory is protected by guard pages (cargo feature `hw-bound-check`).
 /// When false, AOT code must carry software bounds checks.
 pub const HW_BOUND_CHECK: bool = cfg!(feature = "hw-bound-check");
+
+extern "C" {
+    /// Calls of WAMR's `os_icache_flush` (the loader's "code written, make it executable"
+    /// step) and the bytes they covered, since the process started; counted by a patch.
+    /// Read them atomically (they are `unsigned long long`, updated with relaxed atomics).
+    pub static wasi_hw_icache_flushes: u64;
+    pub static wasi_hw_icache_flushed_bytes: u64;
+}

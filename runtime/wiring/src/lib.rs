@@ -32,15 +32,39 @@ pub fn read_module(path: &Path) -> Result<ModuleFile> {
     Ok(file)
 }
 
-/// Reads a `.wasm` or `.aot` file of any target (for tools that only look at it).
+/// Opens a `.wasm` or `.aot` file of any target (an `.aot` only root or this user can
+/// change is mapped rather than read: see `wasi_hw_engine::ModuleFile::open`).
 pub fn read_module_file(path: &Path) -> Result<ModuleFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    ModuleFile::new(bytes).map_err(|_| {
-        anyhow::anyhow!(
+    ModuleFile::open(path).map_err(|e| match e {
+        wasi_hw_engine::Error::NotAModule => anyhow::anyhow!(
             "{} is not a WebAssembly (.wasm) or WAMR AOT (.aot) module",
             path.display()
-        )
+        ),
+        other => anyhow::Error::new(other),
     })
+}
+
+/// Refuses to run a module that lies inside a directory the guest is given (`--dir`):
+/// WASI preopens are writable, so the guest could rewrite its own code for the next run
+/// (or, for a mapped `.aot`, under the running loader).
+pub fn refuse_module_in_preopens(module: &Path, preopens: &[&Path]) -> Result<()> {
+    let Ok(module_full) = module.canonicalize() else {
+        return Ok(()); // reading it will say what is wrong
+    };
+    for dir in preopens {
+        let Ok(dir_full) = dir.canonicalize() else {
+            continue;
+        };
+        if module_full.starts_with(&dir_full) {
+            anyhow::bail!(
+                "{} is inside {}, which --dir gives the guest write access to: the guest could \
+                 rewrite its own code; keep modules outside the directories a guest is given",
+                module.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Registers every native library (for tools that load modules of any kind).
@@ -81,4 +105,32 @@ pub fn install(instance: &mut Instance, grants: &Grants) -> Result<()> {
         wasi_hw_usb::install(instance, config.build());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_inside_a_given_directory_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let inside = data.join("drivers/x.aot");
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::write(&inside, b"").unwrap();
+        let outside = tmp.path().join("x.aot");
+        std::fs::write(&outside, b"").unwrap();
+        let err = refuse_module_in_preopens(&inside, &[&data]).unwrap_err();
+        assert!(err.to_string().contains("rewrite its own code"), "{err}");
+        assert!(refuse_module_in_preopens(&outside, &[&data]).is_ok());
+        // Through another spelling of the same directory, and the directory itself given.
+        let dotted = data.join("../data");
+        assert!(refuse_module_in_preopens(&inside, &[&dotted]).is_err());
+        assert!(refuse_module_in_preopens(&outside, &[tmp.path()]).is_err());
+        // "data2" is not inside "data".
+        let sibling = tmp.path().join("data2.aot");
+        std::fs::write(&sibling, b"").unwrap();
+        assert!(refuse_module_in_preopens(&sibling, &[&data]).is_ok());
+    }
 }
