@@ -10,7 +10,8 @@
 //! - `init`: WAMR runtime init (`Engine::new`), once per process;
 //! - `register`: the native symbol tables the module can import (WASI-I2C, WASI-USB), as
 //!   the CLI does (after the read: the choice depends on the module's bytes);
-//! - `read`, `load`: reading the file, `Module::new` (.aot → AOT, .wasm → interpreter);
+//! - `read`, `load`: opening the file (an .aot only root or this user can change is mapped,
+//!   anything else read), `Module::from_file` (.aot → AOT, .wasm → interpreter);
 //! - `instantiate`: `Instance::new` (WASI context, linear memory, exec env) and the I2C host
 //!   state for the grants (default `--i2c sim:0x48`; USB state only with `--usb`, as in the CLI);
 //! - `run`: the first call, `_start` (the whole driver run, first I2C transaction included);
