@@ -28,6 +28,10 @@ pub enum Command {
     Compile(CompileArgs),
     /// Show a module's kind, imports, exports and (for .aot) target and format version.
     Inspect { module: PathBuf },
+    /// Run a module N times as fresh processes and print median and p90 of each start-up
+    /// phase and of the whole process (optionally against a native command), e.g.
+    /// `wasi-hw coldstart -n 50 -- --i2c /dev/i2c-1:0x48 sensor.aot --bus /dev/i2c-1`.
+    Coldstart(crate::coldstart::ColdstartArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +60,10 @@ pub struct RunArgs {
     /// Read more grants from a file: one `i2c BUS:ADDRS` or `usb GRANT` per line, `#` comments.
     #[arg(long = "grants", value_name = "FILE")]
     pub grants: Option<PathBuf>,
+    /// After the guest exits, print where the start went (read, init, register, load,
+    /// instantiate, run, in µs) as one line on stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// The module to run.
     pub module: PathBuf,
     /// Arguments passed to the guest (after its program name).
@@ -109,7 +117,10 @@ fn compiler_version() -> Option<String> {
     None
 }
 
-pub fn run(args: RunArgs) -> Result<i32> {
+/// `start`: when `main` began (the first phase of `--timings` is the command line).
+pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
+    let mut timings = crate::timings::Timings::new(start);
+    timings.mark("start");
     let mut grants = wasi_hw_wiring::Grants {
         i2c: args.i2c.clone(),
         usb: args.usb.clone(),
@@ -128,9 +139,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let hosts: Vec<&Path> = preopens.iter().map(|(h, _)| h.as_path()).collect();
     wasi_hw_wiring::refuse_module_in_preopens(&args.module, &hosts)?;
     let file = wasi_hw_wiring::read_module(&args.module)?;
+    timings.mark("read");
     let engine = Engine::new()?;
+    timings.mark("init");
     wasi_hw_wiring::register_for(&engine, &file)
         .with_context(|| args.module.display().to_string())?;
+    timings.mark("register");
     let file = match file.kind() {
         ModuleKind::Wasm if !args.interp => compile_for_host(file)?,
         ModuleKind::Aot if args.interp => bail!(
@@ -141,6 +155,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
     let module =
         Module::from_file(&engine, file).with_context(|| format!("{}", args.module.display()))?;
+    timings.mark("load");
     let mut config = InstanceConfig {
         stack_size: args.stack_size,
         heap_size: args.heap_size,
@@ -168,8 +183,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     let mut instance = Instance::new(&module, &config)?;
     wasi_hw_wiring::install(&mut instance, &grants)?;
+    timings.mark("instantiate");
     let code = instance.run_main()?;
+    timings.mark("run");
     log::debug!("guest exited with {code}");
+    if args.timings {
+        eprintln!("{}", timings.line());
+    }
     Ok(code)
 }
 

@@ -3,3 +3,5 @@
 //! `native-libs/`.
 
 pub mod cli;
+pub mod coldstart;
+pub mod timings;

@@ -4,13 +4,18 @@ use clap::Parser;
 use wasi_hw::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
+    let start = std::time::Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => cli::run(args),
+        Command::Run(args) => cli::run(args, start),
         #[cfg(feature = "aot-compiler")]
         Command::Compile(args) => cli::compile(args).map(|()| 0),
         Command::Inspect { module } => cli::inspect(&module).map(|s| {
+            print!("{s}");
+            0
+        }),
+        Command::Coldstart(args) => wasi_hw::coldstart::coldstart(args).map(|s| {
             print!("{s}");
             0
         }),

@@ -397,3 +397,62 @@ fn a_module_inside_a_given_directory_is_refused() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `run --timings` prints one parseable line of phases on stderr after the guest's
+/// output; `coldstart` runs it as fresh processes and prints median/p90 per phase, and a
+/// native command's figures and the ratio when given one.
+#[test]
+fn timings_and_coldstart_report_every_phase() {
+    let hello = guest("hello");
+    let h = hello.to_str().unwrap();
+    let o = run(&["run", "--timings", "--interp", h]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(wasi_hw::timings::PREFIX))
+        .unwrap_or_else(|| panic!("no timings line in {err}"));
+    let phases: Vec<String> = wasi_hw::timings::parse(line)
+        .unwrap()
+        .into_iter()
+        .map(|(name, us)| {
+            assert!(us >= 0.0, "{line}");
+            name
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "start",
+            "read",
+            "init",
+            "register",
+            "load",
+            "instantiate",
+            "run",
+            "total"
+        ]
+    );
+    let o = run(&[
+        "coldstart",
+        "-n",
+        "3",
+        "--native",
+        "/bin/true",
+        "--",
+        "--interp",
+        h,
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for row in ["load", "instantiate", "process", "native", "ratio"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(row)),
+            "no {row} row in:\n{out}"
+        );
+    }
+    // A module that does not run is one clear error, not a table.
+    let o = run(&["coldstart", "-n", "2", "--", "/nonexistent.aot"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("run 1 failed"), "{}", stderr(&o));
+}
