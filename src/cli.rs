@@ -42,8 +42,9 @@ pub struct RunArgs {
     /// Environment variable for the guest.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub envs: Vec<String>,
-    /// Execution stack size in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// Execution stack size in bytes (default: 64 KiB interpreted, 16 KiB AOT, whose
+    /// frames are on the native stack).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub stack_size: u32,
     /// Host-managed heap inside linear memory, bytes (WASI guests bring their own malloc).
     #[arg(long, default_value_t = 0)]

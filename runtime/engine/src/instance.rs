@@ -6,7 +6,7 @@ use wasi_hw_wamr_sys as sys;
 use crate::caller::Extensions;
 use crate::engine::ensure_thread_env;
 use crate::error::Error;
-use crate::module::{c_str, Module};
+use crate::module::{c_str, Module, ModuleKind};
 
 /// WASI preview1 context of an instance.
 #[derive(Clone, Debug, Default)]
@@ -22,25 +22,24 @@ pub struct WasiConfig {
     pub stdio: [Option<std::os::fd::RawFd>; 3],
 }
 
+/// The interpreter's default execution stack.
+pub const INTERP_STACK_SIZE: u32 = 64 * 1024;
+/// The default execution stack of AOT code (what WAMR's own `iwasm` uses).
+pub const AOT_STACK_SIZE: u32 = 16 * 1024;
+
 /// How an instance is created.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct InstanceConfig {
     pub wasi: WasiConfig,
-    /// Stack of the execution environment (interpreter frames, AOT native frames), bytes.
+    /// Stack of the execution environment in bytes; 0 (the default) picks one for the
+    /// module's kind: [`INTERP_STACK_SIZE`] for the interpreter, whose operand stack and
+    /// frames live there, [`AOT_STACK_SIZE`] for AOT code, whose frames are on the native
+    /// stack. WAMR zeroes the whole area for every instance, so 64 KiB for AOT code cost
+    /// ~20 µs of each start (16 fresh pages) for nothing.
     pub stack_size: u32,
     /// Host-managed app heap inside linear memory (used by libc-builtin's malloc); WASI
     /// guests bring their own allocator, so 0 is a sound default.
     pub heap_size: u32,
-}
-
-impl Default for InstanceConfig {
-    fn default() -> Self {
-        InstanceConfig {
-            wasi: WasiConfig::default(),
-            stack_size: 64 * 1024,
-            heap_size: 0,
-        }
-    }
 }
 
 /// A core-wasm value.
@@ -111,6 +110,11 @@ fn cstring(s: &str) -> Result<CString, Error> {
 impl Instance {
     pub fn new(module: &Module, config: &InstanceConfig) -> Result<Instance, Error> {
         ensure_thread_env();
+        let stack_size = match (config.stack_size, module.kind()) {
+            (0, ModuleKind::Aot) => AOT_STACK_SIZE,
+            (0, ModuleKind::Wasm) => INTERP_STACK_SIZE,
+            (n, _) => n,
+        };
         let wasi = &config.wasi;
         let args: Vec<CString> = wasi
             .args
@@ -170,7 +174,7 @@ impl Instance {
                 );
                 sys::wasm_runtime_instantiate(
                     module.inner.raw,
-                    config.stack_size,
+                    stack_size,
                     config.heap_size,
                     err.as_mut_ptr(),
                     err.len() as u32,
@@ -182,7 +186,7 @@ impl Instance {
             raw
         };
         // SAFETY: `raw` is a fresh instance.
-        let exec_env = unsafe { sys::wasm_runtime_create_exec_env(raw, config.stack_size) };
+        let exec_env = unsafe { sys::wasm_runtime_create_exec_env(raw, stack_size) };
         if exec_env.is_null() {
             // SAFETY: `raw` has no exec env and is not used afterwards.
             unsafe { sys::wasm_runtime_deinstantiate(raw) };
