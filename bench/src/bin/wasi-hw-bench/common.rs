@@ -266,6 +266,20 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// One row of the targets table: what was asked, what was measured, met or missed,
+    /// and by how much it was missed (`gap`, only asked when missed).
+    pub(crate) fn target(
+        &mut self,
+        name: &str,
+        measured: String,
+        met: bool,
+        gap: impl FnOnce() -> String,
+    ) {
+        let gap = if met { String::new() } else { gap() };
+        self.targets
+            .push([name.to_string(), measured, verdict(met), gap]);
+    }
+
     pub(crate) fn raw_rows(
         &mut self,
         experiment: &str,

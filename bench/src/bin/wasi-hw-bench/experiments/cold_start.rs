@@ -159,37 +159,29 @@ pub(crate) fn cold_start(
 
     // Target: whole-process cold start ≤ 1.2× native (the deployed, runtime-only CLI).
     let pick = |k: &str| rep.cold.iter().find(|c| c.0 == k).cloned();
-    if let Some((_, label, wall, _)) = pick("aot").or_else(|| pick("aot-llvm")) {
+    let aot = pick("aot").or_else(|| pick("aot-llvm"));
+    let native_rss_mb = pick("native")
+        .map(|c| c.3.median / 1024.0)
+        .unwrap_or(f64::NAN);
+    if let Some((_, label, wall, rss)) = aot {
         let r = wall.median / native.median;
-        rep.targets.push([
-            "whole-process cold start ≤ 1.2× native".into(),
+        rep.target(
+            "whole-process cold start ≤ 1.2× native",
             format!("{label}: {}×", num(r)),
-            verdict(r <= 1.2),
-            if r <= 1.2 {
-                String::new()
-            } else {
-                format!("over by {}×", num(r - 1.2))
-            },
-        ]);
-    }
-    if let Some((_, label, _, rss)) = pick("aot").or_else(|| pick("aot-llvm")) {
+            r <= 1.2,
+            || format!("over by {}×", num(r - 1.2)),
+        );
         let mb = rss.median / 1024.0;
-        rep.targets.push([
-            "peak RSS ≤ 2 MB (MiB here)".into(),
+        rep.target(
+            "peak RSS ≤ 2 MB (MiB here)",
             format!(
                 "{label}: {} MiB (native driver: {} MiB)",
                 num(mb),
-                num(pick("native")
-                    .map(|c| c.3.median / 1024.0)
-                    .unwrap_or(f64::NAN))
+                num(native_rss_mb)
             ),
-            verdict(mb <= 2.0),
-            if mb <= 2.0 {
-                String::new()
-            } else {
-                format!("over by {} MiB", num(mb - 2.0))
-            },
-        ]);
+            mb <= 2.0,
+            || format!("over by {} MiB", num(mb - 2.0)),
+        );
     }
     plots.push(("coldstart.png".into(), chart));
     Ok(())

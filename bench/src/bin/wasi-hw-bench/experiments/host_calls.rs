@@ -121,16 +121,12 @@ pub(crate) fn host_calls(
             num(rss.median),
         ]);
         if s.variant.key == "aot" {
-            rep.targets.push([
-                "per host call ≤ 100 ns over native (AOT)".into(),
+            rep.target(
+                "per host call ≤ 100 ns over native (AOT)",
                 format!("+{} ns", num(over)),
-                verdict(over <= 100.0),
-                if over <= 100.0 {
-                    String::new()
-                } else {
-                    format!("over by {} ns", num(over - 100.0))
-                },
-            ]);
+                over <= 100.0,
+                || format!("over by {} ns", num(over - 100.0)),
+            );
         }
         chart.bars.push(Bar {
             label: s.variant.label.to_string(),

@@ -136,16 +136,12 @@ pub(crate) fn phases(
     rep.sections.insert("phases".into(), t.to_markdown());
     if let Some(sum) = sums.get("aot") {
         let met = sum.median <= 100.0;
-        rep.targets.push([
-            "in-process init + load + instantiate + first call ≤ 100 µs (AOT sensor driver)".into(),
+        rep.target(
+            "in-process init + load + instantiate + first call ≤ 100 µs (AOT sensor driver)",
             format!("{} µs", num(sum.median)),
-            verdict(met),
-            if met {
-                String::new()
-            } else {
-                format!("over by {} µs", num(sum.median - 100.0))
-            },
-        ]);
+            met,
+            || format!("over by {} µs", num(sum.median - 100.0)),
+        );
     }
     plots.push(("phases.png".into(), chart));
     Ok(())

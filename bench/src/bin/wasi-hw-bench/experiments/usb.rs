@@ -84,16 +84,12 @@ pub(crate) fn usb(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()>
         ]);
         if mode == "usb-stream" && size == "65536" {
             let pct = r.unwrap_or(0.0) * 100.0;
-            rep.targets.push([
-                "USB bulk throughput ≥ 98 % of native (simulated device, 64 KiB chunks)".into(),
+            rep.target(
+                "USB bulk throughput ≥ 98 % of native (simulated device, 64 KiB chunks)",
                 format!("{} %", num(pct)),
-                verdict(pct >= 98.0),
-                if pct >= 98.0 {
-                    String::new()
-                } else {
-                    format!("short by {} points", num(98.0 - pct))
-                },
-            ]);
+                pct >= 98.0,
+                || format!("short by {} points", num(98.0 - pct)),
+            );
         }
     }
     rep.sections.insert("usb".into(), t.to_markdown());
