@@ -269,7 +269,7 @@ pub fn inspect(path: &Path) -> Result<String> {
             }
         }
     }
-    for dialect in wasi_hw_wiring::imports::usb_dialects(&file) {
+    for dialect in wasi_hw_wiring::imports::Imports::of(&file).usb_dialects() {
         writeln!(out, "usb-dialect: {}", dialect.name)?;
     }
     if let Err(e) = wasi_hw_wiring::imports::check_usb_layout(&file) {

@@ -11,21 +11,48 @@ use anyhow::{bail, Result};
 use wasi_hw_engine::{ModuleFile, ModuleKind};
 use wasi_hw_usb::Dialect;
 
-/// Whether `module` imports from a module whose name starts with one of `prefixes`.
-pub fn imports_any(module: &ModuleFile, prefixes: &[&str]) -> bool {
-    match module.kind() {
-        ModuleKind::Wasm => match wasm_import_modules(module.bytes()) {
-            Ok(names) => names
+/// What a module names as import modules, found once: the module names of a `.wasm`'s
+/// import section, or the region of an `.aot` that holds its import names.
+pub enum Imports<'a> {
+    /// `None`: the import section could not be read (everything counts as imported).
+    Wasm(Option<Vec<String>>),
+    Aot(&'a [u8]),
+}
+
+impl<'a> Imports<'a> {
+    pub fn of(module: &'a ModuleFile) -> Imports<'a> {
+        match module.kind() {
+            ModuleKind::Wasm => Imports::Wasm(wasm_import_modules(module.bytes()).ok()),
+            ModuleKind::Aot => Imports::Aot(aot_import_region(module.bytes())),
+        }
+    }
+
+    /// Whether the module imports from a module whose name starts with one of `prefixes`.
+    pub fn any(&self, prefixes: &[&str]) -> bool {
+        match self {
+            Imports::Wasm(Some(names)) => names
                 .iter()
                 .any(|n| prefixes.iter().any(|p| n.starts_with(p))),
-            Err(_) => true,
-        },
-        ModuleKind::Aot => {
-            let region = aot_import_region(module.bytes());
-            prefixes
+            Imports::Wasm(None) => true,
+            Imports::Aot(region) => prefixes
                 .iter()
-                .any(|p| memchr::memmem::find(region, p.as_bytes()).is_some())
+                .any(|p| memchr::memmem::find(region, p.as_bytes()).is_some()),
         }
+    }
+
+    /// The USB dialects (import-name sets) the module imports from.
+    pub fn usb_dialects(&self) -> Vec<&'static Dialect> {
+        // An .aot is searched as bytes, one full scan per absent name (~1 µs of an I2C
+        // driver's start each): first one scan for what every dialect's names contain.
+        if let Imports::Aot(region) = self {
+            if memchr::memmem::find(region, b"usb/").is_none() {
+                return Vec::new();
+            }
+        }
+        wasi_hw_usb::DIALECTS
+            .iter()
+            .filter(|d| self.any(&[d.prefix]))
+            .collect()
     }
 }
 
@@ -36,21 +63,6 @@ fn aot_import_region(aot: &[u8]) -> &[u8] {
         Some(Ok(s)) => s,
         Some(Err(())) | None => aot,
     }
-}
-
-/// The USB dialects (import-name sets) `module` imports from.
-pub fn usb_dialects(module: &ModuleFile) -> Vec<&'static Dialect> {
-    // An .aot is searched as bytes, one full scan per absent name (~1 µs of an I2C driver's
-    // start each): first one scan for what every dialect's names contain.
-    if module.kind() == ModuleKind::Aot
-        && memchr::memmem::find(aot_import_region(module.bytes()), b"usb/").is_none()
-    {
-        return Vec::new();
-    }
-    wasi_hw_usb::DIALECTS
-        .iter()
-        .filter(|d| imports_any(module, &[d.prefix]))
-        .collect()
 }
 
 /// Names that only the WIT of the usb-wasm fork has: its `await-transfer` returns
@@ -163,14 +175,17 @@ mod tests {
         )
         .unwrap();
         let wasm = file(wasm);
-        assert!(imports_any(&wasm, &["wasi:i2c/"]));
-        assert!(!imports_any(&wasm, &["wasi:usb/"]), "data is not an import");
+        assert!(Imports::of(&wasm).any(&["wasi:i2c/"]));
+        assert!(
+            !Imports::of(&wasm).any(&["wasi:usb/"]),
+            "data is not an import"
+        );
         let none = file(wat::parse_str(r#"(module (func (export "g")))"#).unwrap());
-        assert!(!imports_any(&none, &["wasi:i2c/"]));
+        assert!(!Imports::of(&none).any(&["wasi:i2c/"]));
         // A broken file errs towards "imported"; the load reports the damage.
         let mut cut = wasm.bytes().to_vec();
         cut.truncate(12);
-        assert!(imports_any(&file(cut), &["wasi:usb/"]));
+        assert!(Imports::of(&file(cut)).any(&["wasi:usb/"]));
     }
 
     #[test]
@@ -183,13 +198,16 @@ mod tests {
             // The proposal's transfer-options has a field `iso-packets`.
             r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..\0biso-packets..")"#,
         );
-        assert_eq!(usb_dialects(&proposal), [&wasi_hw_usb::COMPONENT_USB]);
+        assert_eq!(
+            Imports::of(&proposal).usb_dialects(),
+            [&wasi_hw_usb::COMPONENT_USB]
+        );
         assert!(check_usb_layout(&proposal).is_ok());
         let ours = wasm(
             r#"(import "wasi:usb/device@0.2.1" "init" (func (param i32)))"#,
             "",
         );
-        assert_eq!(usb_dialects(&ours), [&wasi_hw_usb::WASI_USB]);
+        assert_eq!(Imports::of(&ours).usb_dialects(), [&wasi_hw_usb::WASI_USB]);
         let fork = wasm(
             r#"(import "component:usb/transfers@0.2.1" "await-transfer" (func (param i32 i32)))"#,
             r#"(@custom "component-type:wit-bindgen:0.41.0:component:usb@0.2.1:guest" "..\0ftransfer-result..\0aiso-packet..")"#,
@@ -205,7 +223,7 @@ mod tests {
             r#"(@custom "name-of-something" "\0aiso-packet")"#,
         );
         assert!(check_usb_layout(&data).is_ok());
-        assert!(usb_dialects(&data).is_empty());
+        assert!(Imports::of(&data).usb_dialects().is_empty());
     }
 
     #[test]
@@ -216,10 +234,10 @@ mod tests {
         aot.extend_from_slice(b"wasi:u\0\0");
         aot.extend_from_slice(&[1, 0, 0, 0, 9, 0, 0, 0]);
         aot.extend_from_slice(b"wasi:i2c/");
-        assert!(imports_any(&file(aot.clone()), &["wasi:i2c/"]));
-        assert!(!imports_any(&file(aot.clone()), &["wasi:u\0"]));
+        assert!(Imports::of(&file(aot.clone())).any(&["wasi:i2c/"]));
+        assert!(!Imports::of(&file(aot.clone())).any(&["wasi:u\0"]));
         aot.truncate(aot.len() - 1);
         // Truncated: the whole file is searched.
-        assert!(imports_any(&file(aot), &["wasi:u\0"]));
+        assert!(Imports::of(&file(aot)).any(&["wasi:u\0"]));
     }
 }

@@ -77,10 +77,11 @@ pub fn register_all(engine: &Engine) -> Result<()> {
 /// Registers the native libraries `module` imports from (USB under the dialect it names),
 /// after refusing a module built for a USB layout these natives do not have.
 pub fn register_for(engine: &Engine, module: &ModuleFile) -> Result<()> {
-    if imports::imports_any(module, wasi_hw_i2c::IMPORT_PREFIXES) {
+    let imports = imports::Imports::of(module);
+    if imports.any(wasi_hw_i2c::IMPORT_PREFIXES) {
         wasi_hw_i2c::register(engine).context("registering WASI-I2C natives")?;
     }
-    let dialects = imports::usb_dialects(module);
+    let dialects = imports.usb_dialects();
     if !dialects.is_empty() {
         imports::check_usb_layout(module)?;
     }
