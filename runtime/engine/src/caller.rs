@@ -12,6 +12,8 @@ use crate::error::Trap;
 #[derive(Default)]
 pub struct Extensions {
     entries: Vec<(TypeId, Box<dyn Any>)>,
+    /// Checked on every host call (see [`crate::Interrupt`]): a field, not an entry.
+    pub(crate) interrupt: crate::Interrupt,
 }
 
 impl Extensions {
@@ -90,6 +92,25 @@ impl Caller<'_> {
     /// The instance's host state of type `T`, if the embedder installed one.
     pub fn data<T: 'static>(&mut self) -> Option<&mut T> {
         self.extensions()?.get_mut::<T>()
+    }
+
+    /// Sleeps the calling instance for `duration`; traps with [`crate::INTERRUPTED`] if the
+    /// embedder asks it to stop meanwhile ([`crate::Instance::interrupt`]).
+    pub fn sleep(&mut self, duration: std::time::Duration) -> Result<(), Trap> {
+        match self.extensions() {
+            Some(ext) if !ext.interrupt.sleep(duration) => Err(Trap::new(crate::INTERRUPTED)),
+            Some(_) => Ok(()),
+            None => {
+                std::thread::sleep(duration);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the embedder asked this instance to stop.
+    pub(crate) fn is_interrupted(&mut self) -> bool {
+        self.extensions()
+            .is_some_and(|ext| ext.interrupt.is_requested())
     }
 
     fn extensions(&mut self) -> Option<&mut Extensions> {

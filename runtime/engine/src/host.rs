@@ -328,6 +328,11 @@ unsafe extern "C" fn trampoline(exec_env: sys::wasm_exec_env_t, args: *mut u64) 
     let mut results = [0u64; 1];
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut caller = Caller::from_exec_env(exec_env);
+        // A stop requested from another thread takes effect here, before the call touches
+        // anything: an instance is only ever stopped between host calls.
+        if caller.is_interrupted() {
+            return Err(Trap::new(crate::INTERRUPTED));
+        }
         (entry.func)(&mut caller, params, &mut results[..entry.n_results])
     }));
     let trap = match outcome {

@@ -218,6 +218,15 @@ impl Instance {
         &mut self.extensions
     }
 
+    /// A handle another thread can use to stop this instance between host calls
+    /// ([`Interrupt::request`](crate::Interrupt::request)); the call running then returns
+    /// `Error::Trap` with [`INTERRUPTED`](crate::INTERRUPTED). Guest code in a loop that
+    /// makes no host call keeps running: WAMR checks its own stop flag only in modules
+    /// with shared memory (its thread manager), which these drivers do not have.
+    pub fn interrupt(&self) -> crate::Interrupt {
+        self.extensions.interrupt.clone()
+    }
+
     pub fn extensions(&self) -> &Extensions {
         &self.extensions
     }
