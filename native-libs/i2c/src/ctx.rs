@@ -184,6 +184,23 @@ pub enum I2cSetupError {
     UnknownBus(String),
 }
 
+/// Opens the bus a grant names: `sim` → [`SimBus::with_default_devices`], a path →
+/// [`LinuxI2c::open`].
+pub fn open_bus(name: &str) -> Result<Box<dyn I2cBus>, I2cSetupError> {
+    if name == "sim" {
+        Ok(Box::new(SimBus::with_default_devices()))
+    } else if name.starts_with('/') {
+        let bus = LinuxI2c::open(name).map_err(|source| I2cSetupError::Open {
+            bus: name.to_string(),
+            source,
+        })?;
+        log::info!("i2c: opened {name} ({:#010x})", bus.functionality());
+        Ok(Box::new(bus))
+    } else {
+        Err(I2cSetupError::UnknownBus(name.to_string()))
+    }
+}
+
 /// Builder for an [`I2cHost`] from grants (what the CLI does).
 ///
 /// ```no_run
@@ -238,17 +255,8 @@ impl I2cConfig {
             if let Some(i) = supplied.iter().position(|(n, _)| n == name) {
                 let (n, bus) = supplied.swap_remove(i);
                 host.buses.push((n, bus));
-            } else if name == "sim" {
-                host.add_bus(name, SimBus::with_default_devices());
-            } else if name.starts_with('/') {
-                let bus = LinuxI2c::open(name).map_err(|source| I2cSetupError::Open {
-                    bus: name.to_string(),
-                    source,
-                })?;
-                log::info!("i2c: opened {name} ({:#010x})", bus.functionality());
-                host.add_bus(name, bus);
-            } else {
-                return Err(I2cSetupError::UnknownBus(name.to_string()));
+            } else if !host.buses.iter().any(|(n, _)| n == name) {
+                host.buses.push((name.to_string(), open_bus(name)?));
             }
         }
         for (n, _) in supplied {

@@ -29,9 +29,10 @@ mod ctx;
 mod natives;
 
 pub use backend::linux::LinuxI2c;
+pub use backend::shared::{BusStats, SharedBus};
 pub use backend::sim::SimBus;
 pub use backend::{ErrorCode, I2cBus, NoAcknowledgeSource, Operation};
-pub use ctx::{I2cConfig, I2cHost, I2cSetupError, Limits};
+pub use ctx::{open_bus, I2cConfig, I2cHost, I2cSetupError, Limits};
 pub use natives::{host_modules, BUSES_MODULE, DELAY_MODULE, I2C_MODULE};
 
 use wasi_hw_engine::{Engine, Instance};

@@ -13,9 +13,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use wasi_hw_engine::{Engine, Instance, ModuleFile};
 
+mod devices;
 mod grants;
 pub mod imports;
 
+pub use devices::Devices;
 pub use grants::Grants;
 
 /// Reads a module file: `.wasm`, or an `.aot` this runtime can run (format version and
@@ -99,6 +101,10 @@ pub fn install(instance: &mut Instance, grants: &Grants) -> Result<()> {
         .build()
         .context("setting up I2C")?;
     wasi_hw_i2c::install(instance, host);
+    install_usb(instance, grants)
+}
+
+fn install_usb(instance: &mut Instance, grants: &Grants) -> Result<()> {
     // Without a grant the guest sees no USB device; skip even creating a backend then,
     // so a pure I2C driver pays nothing for USB at start-up.
     if !grants.usb.is_empty() {

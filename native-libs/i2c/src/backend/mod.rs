@@ -6,6 +6,7 @@ use std::fmt;
 
 pub mod hal;
 pub mod linux;
+pub mod shared;
 pub mod sim;
 
 /// `enum no-acknowledge-source { address, data, unknown }` (case order = discriminant).

@@ -1,0 +1,112 @@
+//! A bus that outlives the instances using it: the resident host opens a driver's buses
+//! once and hands the same open bus to each new instance of the driver (after a restart or
+//! a hot update), so no other process can take the device in between and no instance
+//! change happens inside a transaction.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{ErrorCode, I2cBus, Operation};
+
+/// One open bus shared by every clone: one transaction at a time, with counters.
+#[derive(Clone)]
+pub struct SharedBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bus: Mutex<Box<dyn I2cBus>>,
+    begun: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    last_error: Mutex<Option<ErrorCode>>,
+}
+
+/// What went over a shared bus since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusStats {
+    /// Transactions handed to the backend.
+    pub begun: u64,
+    /// Transactions the backend returned from (with or without an error). `begun -
+    /// completed` is the number in progress: a transaction cut short by an instance
+    /// change would show up here as one that never completes.
+    pub completed: u64,
+    /// Of the completed ones, those that failed (NACK, bus error, ...).
+    pub failed: u64,
+    pub last_error: Option<ErrorCode>,
+}
+
+impl SharedBus {
+    pub fn new(bus: impl I2cBus + 'static) -> SharedBus {
+        SharedBus {
+            inner: Arc::new(Inner {
+                bus: Mutex::new(Box::new(bus)),
+                begun: AtomicU64::new(0),
+                completed: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                last_error: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> BusStats {
+        BusStats {
+            begun: self.inner.begun.load(Ordering::SeqCst),
+            completed: self.inner.completed.load(Ordering::SeqCst),
+            failed: self.inner.failed.load(Ordering::SeqCst),
+            last_error: *self
+                .inner
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+impl I2cBus for SharedBus {
+    fn transaction(&mut self, address: u16, ops: &mut [Operation<'_>]) -> Result<(), ErrorCode> {
+        // A panic in another user's transaction leaves the bus usable: the backend's own
+        // state is per call.
+        let mut bus = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.begun.fetch_add(1, Ordering::SeqCst);
+        let r = bus.transaction(address, ops);
+        if let Err(e) = r {
+            self.inner.failed.fetch_add(1, Ordering::SeqCst);
+            *self
+                .inner
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(e);
+        }
+        self.inner.completed.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::sim::SimBus;
+    use crate::backend::NoAcknowledgeSource;
+
+    #[test]
+    fn clones_share_one_bus_and_its_counters() {
+        let sim = SimBus::with_default_devices();
+        let mut a = SharedBus::new(sim.clone());
+        let mut b = a.clone();
+        let mut t = [0u8; 2];
+        a.write_read(0x48, &[0], &mut t).unwrap();
+        assert_eq!(t, [0x17, 0x80]);
+        assert_eq!(
+            b.read(0x11, &mut t),
+            Err(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address))
+        );
+        let s = a.stats();
+        assert_eq!((s.begun, s.completed, s.failed), (2, 2, 1));
+        assert_eq!(
+            s.last_error,
+            Some(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address))
+        );
+        assert_eq!(sim.traffic().transactions, 2);
+    }
+}
