@@ -1,0 +1,139 @@
+//! Drivers' stdout and stderr: each line tagged with the driver's name, to the host's own
+//! stdout/stderr or to syslog; or captured whole for `ctl invoke`.
+
+use std::io::{BufRead, BufReader, Read, Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::LogTarget;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Where tagged lines go.
+#[derive(Clone)]
+pub struct Sink {
+    syslog: Option<Arc<UnixDatagram>>,
+}
+
+impl Sink {
+    pub fn new(target: LogTarget) -> Sink {
+        let syslog = match target {
+            LogTarget::Stdio => None,
+            LogTarget::Syslog => match UnixDatagram::unbound().and_then(|s| {
+                s.connect("/dev/log")?;
+                Ok(s)
+            }) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    log::warn!("cannot reach syslog at /dev/log ({e}); driver output goes to stdout/stderr");
+                    None
+                }
+            },
+        };
+        Sink { syslog }
+    }
+
+    pub fn line(&self, driver: &str, stream: Stream, line: &str) {
+        if let Some(sock) = &self.syslog {
+            // RFC 3164 without timestamp (the daemon adds it): facility daemon (3),
+            // severity info (6) for stdout, warning (4) for stderr.
+            let pri = 3 * 8 + if stream == Stream::Stdout { 6 } else { 4 };
+            let msg = format!("<{pri}>wasi-hw[{}]: {driver}: {line}", std::process::id());
+            if sock.send(msg.as_bytes()).is_ok() {
+                return;
+            }
+        }
+        // One write per line, so lines of drivers running at once do not interleave.
+        let tagged = format!("{driver}: {line}\n");
+        let _ = match stream {
+            Stream::Stdout => std::io::stdout().lock().write_all(tagged.as_bytes()),
+            Stream::Stderr => std::io::stderr().lock().write_all(tagged.as_bytes()),
+        };
+    }
+}
+
+/// A pipe whose read end a thread turns into tagged lines for as long as the driver
+/// exists; every instance of the driver writes to the same write end.
+pub struct LinePump {
+    write: OwnedFd,
+}
+
+impl LinePump {
+    pub fn start(driver: &str, stream: Stream, sink: Sink) -> Result<LinePump> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .context("cannot create an output pipe")?;
+        let name = driver.to_string();
+        std::thread::Builder::new()
+            .name(format!("{driver}-{stream:?}").to_lowercase())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                // Ends when the last write end closes (the driver is removed).
+                let reader = BufReader::new(std::fs::File::from(read));
+                for line in reader.split(b'\n') {
+                    match line {
+                        Ok(bytes) => sink.line(&name, stream, &String::from_utf8_lossy(&bytes)),
+                        Err(_) => break,
+                    }
+                }
+            })
+            .context("cannot start an output thread")?;
+        Ok(LinePump { write })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.write.as_raw_fd()
+    }
+}
+
+/// An in-memory file that takes one run's output (never blocks the guest, no thread).
+pub struct Capture {
+    file: std::fs::File,
+}
+
+/// At most this much of a captured stream is returned to a `ctl invoke` client.
+pub const MAX_CAPTURE: u64 = 1 << 20;
+
+impl Capture {
+    pub fn new(name: &str) -> Result<Capture> {
+        let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)
+            .context("cannot create an output buffer (memfd)")?;
+        Ok(Capture {
+            file: std::fs::File::from(fd),
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// What was written, up to [`MAX_CAPTURE`] bytes (lossy UTF-8).
+    pub fn contents(mut self) -> String {
+        let mut bytes = Vec::new();
+        if self.file.rewind().is_ok() {
+            let _ = (&mut self.file).take(MAX_CAPTURE).read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_returns_what_was_written_to_its_fd() {
+        let c = Capture::new("t").unwrap();
+        use std::os::fd::AsFd;
+        let mut f = std::fs::File::from(rustix::io::dup(c.file.as_fd()).unwrap());
+        f.write_all(b"hello\nworld\n").unwrap();
+        drop(f);
+        assert_eq!(c.contents(), "hello\nworld\n");
+    }
+}
