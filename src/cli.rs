@@ -32,6 +32,12 @@ pub enum Command {
     /// phase and of the whole process (optionally against a native command), e.g.
     /// `wasi-hw coldstart -n 50 -- --i2c /dev/i2c-1:0x48 sensor.aot --bus /dev/i2c-1`.
     Coldstart(crate::coldstart::ColdstartArgs),
+    /// Run the configured drivers as a resident host (one WAMR, each module loaded once,
+    /// supervised, hot-updatable), controlled with `wasi-hw ctl`.
+    Serve(crate::service::ServeArgs),
+    /// Control a running `wasi-hw serve`: list, status, start, stop, restart, reload,
+    /// update, invoke.
+    Ctl(crate::service::CtlArgs),
 }
 
 #[derive(Args, Debug)]
@@ -195,7 +201,7 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
 }
 
 #[cfg(feature = "aot-compiler")]
-fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
+pub(crate) fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
     log::info!("compiling .wasm to native code in memory (use --interp to interpret)");
     let target =
         Target::host().context("no AOT target for this host architecture; use --interp")?;

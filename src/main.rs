@@ -15,6 +15,8 @@ fn main() -> ExitCode {
             print!("{s}");
             0
         }),
+        Command::Serve(args) => wasi_hw::service::serve(args),
+        Command::Ctl(args) => wasi_hw::service::ctl(args),
         Command::Coldstart(args) => wasi_hw::coldstart::coldstart(args).map(|s| {
             print!("{s}");
             0

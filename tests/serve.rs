@@ -1,0 +1,482 @@
+//! `wasi-hw serve` and `wasi-hw ctl` end to end: a real host process with a temporary
+//! config and socket, driven through the real client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
+}
+
+fn guest(file: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/guests")
+        .join(file);
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/build-guests.sh",
+        p.display()
+    );
+    p
+}
+
+/// A running `wasi-hw serve`, killed when dropped.
+struct Serve {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    config: PathBuf,
+}
+
+impl Serve {
+    fn start(drivers: &str) -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("ctl.sock");
+        let config = dir.path().join("drivers.toml");
+        write_config(&config, &socket, drivers);
+        let child = cli()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let serve = Serve {
+            child: Some(child),
+            dir,
+            socket,
+            config,
+        };
+        let t = Instant::now();
+        while UnixStream::connect(&serve.socket).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(20), "serve did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        serve
+    }
+
+    fn ctl(&self, args: &[&str]) -> Output {
+        cli()
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `ctl` that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.ctl(args);
+        assert!(
+            o.status.success(),
+            "ctl {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `ctl` that must fail with exit 1; its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let o = self.ctl(args);
+        assert_eq!(o.status.code(), Some(1), "ctl {args:?} should fail: {o:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    fn status(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["--json", "status", name]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"].clone()
+    }
+
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn wait_for(&self, what: &str, mut cond: impl FnMut(&Serve) -> bool) {
+        let t = Instant::now();
+        while !cond(self) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the host's stdout and stderr.
+    fn stop(mut self) -> (String, String) {
+        let _ = Command::new("kill").arg(self.pid().to_string()).status();
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        assert!(out.status.success(), "serve exited with {:?}", out.status);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn write_config(config: &Path, socket: &Path, drivers: &str) {
+    std::fs::write(
+        config,
+        format!(
+            "[host]\nsocket = {:?}\n\n{drivers}",
+            socket.display().to_string()
+        ),
+    )
+    .unwrap();
+}
+
+fn temp_driver(name: &str, extra: &str) -> String {
+    format!(
+        "[[driver]]\nname = {name:?}\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"100000000\", \"--interval-ms\", \"1\"]\ni2c = [\"sim:0x48\"]\n{extra}\n",
+        guest("temp-sensor.aot").display().to_string()
+    )
+}
+
+fn wat_module(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, wat::parse_str(wat).unwrap()).unwrap();
+    p
+}
+
+const TRAPS: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") unreachable))"#;
+
+const EXITS_3: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 3))))"#;
+
+#[test]
+fn every_ctl_verb() {
+    let sensor = guest("temp-sensor.aot").display().to_string();
+    let serve = Serve::start(&format!(
+        "{}\n[[driver]]\nname = \"sample\"\nmodule = {sensor:?}\nargs = [\"--bus\", \"sim\"]\ni2c = [\"sim:0x48\"]\nevery_ms = 50\n\n\
+         [[driver]]\nname = \"manual\"\nmodule = {sensor:?}\nargs = [\"--bus\", \"sim\"]\ni2c = [\"sim:0x48\"]\nautostart = false\nrestart = \"never\"\n",
+        temp_driver("loop", "")
+    ));
+    let list = serve.ok(&["list"]);
+    assert!(
+        list.contains("loop") && list.contains("sample") && list.contains("manual"),
+        "{list}"
+    );
+
+    let s = serve.status("loop");
+    assert_eq!(s["state"], "running");
+    assert_eq!(s["runs"], 1);
+    assert_eq!(s["digest"].as_str().unwrap().len(), 64);
+    serve.wait_for("sample to run again", |s| {
+        s.status("sample")["runs"].as_u64() >= Some(3)
+    });
+    assert_eq!(serve.status("sample")["last_exit"], "exit 0");
+    assert_eq!(serve.status("manual")["state"], "stopped");
+
+    // invoke: the output and the exit code come back to the caller.
+    let o = serve.ctl(&["invoke", "manual"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "temperature: 23.50 C\n");
+    let o = serve.ctl(&["invoke", "manual", "--", "--bus", "sim", "--addr", "0x49"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("temp-sensor: error"),
+        "{o:?}"
+    );
+    let err = serve.fails(&["invoke", "loop"]);
+    assert!(err.contains("long-lived"), "{err}");
+
+    // start / stop / restart.
+    assert!(serve.ok(&["start", "manual"]).contains("started manual"));
+    serve.wait_for("manual to exit", |s| {
+        s.status("manual")["state"] == "exited"
+    });
+    assert!(serve.ok(&["stop", "loop"]).contains("stopped loop"));
+    assert_eq!(serve.status("loop")["state"], "stopped");
+    assert_eq!(serve.status("loop")["last_exit"], "stopped by the host");
+    serve.ok(&["start", "loop"]);
+    serve.wait_for("loop to run", |s| s.status("loop")["state"] == "running");
+    serve.ok(&["restart", "loop"]);
+    serve.wait_for("loop to run again", |s| s.status("loop")["runs"] == 3);
+    let bus = &serve.status("loop")["buses"][0];
+    assert_eq!(
+        (bus["in_flight"].as_u64(), bus["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // update, to another build of the same driver.
+    let out = serve.ok(&[
+        "update",
+        "loop",
+        &guest("temp-sensor.wasm").display().to_string(),
+    ]);
+    assert!(out.starts_with("updated loop: "), "{out}");
+    let s = serve.status("loop");
+    assert!(
+        s["module"].as_str().unwrap().ends_with("temp-sensor.wasm"),
+        "{s}"
+    );
+
+    // unknown drivers and bad requests.
+    assert!(serve
+        .fails(&["status", "nope"])
+        .contains("no driver named \"nope\""));
+    assert!(serve.fails(&["stop", "nope"]).contains("no driver named"));
+    let mut raw = UnixStream::connect(&serve.socket).unwrap();
+    raw.write_all(b"{\"cmd\":\"explode\"}\nnot json\n{\"cmd\":\"list\"}\n")
+        .unwrap();
+    let mut lines = BufReader::new(raw).lines();
+    for _ in 0..2 {
+        let reply: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(reply["ok"], false);
+        assert!(
+            reply["error"].as_str().unwrap().starts_with("bad request"),
+            "{reply}"
+        );
+    }
+    let reply: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(reply["ok"], true, "the connection survives bad lines");
+
+    // reload: `sample` removed, `manual` changed, `loop` untouched, `extra` added.
+    let runs = serve.status("loop")["runs"].clone();
+    write_config(
+        &serve.config,
+        &serve.socket,
+        &format!(
+            "{}\n[[driver]]\nname = \"manual\"\nmodule = {sensor:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"2\"]\ni2c = [\"sim:0x48\"]\nautostart = false\n\n{}",
+            temp_driver("loop", ""),
+            temp_driver("extra", "")
+        ),
+    );
+    let out = serve.ok(&["reload"]);
+    assert!(
+        out.contains("extra started")
+            && out.contains("sample stopped")
+            && out.contains("manual restarted"),
+        "{out}"
+    );
+    assert_eq!(
+        serve.status("loop")["runs"],
+        runs,
+        "an unchanged driver keeps running"
+    );
+    assert!(serve
+        .fails(&["status", "sample"])
+        .contains("no driver named"));
+    assert_eq!(
+        String::from_utf8_lossy(&serve.ctl(&["invoke", "manual"]).stdout),
+        "temperature: 23.50 C\ntemperature: 23.50 C\n"
+    );
+
+    let (stdout, _) = serve.stop();
+    assert!(
+        stdout.lines().any(|l| l == "loop: temperature: 23.50 C"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l == "sample: temperature: 23.50 C"));
+}
+
+#[test]
+fn a_hundred_updates_under_a_1khz_read_loop_lose_no_transaction_and_no_fd() {
+    let serve = Serve::start(&temp_driver("loop", ""));
+    let builds = [guest("temp-sensor.wasm"), guest("temp-sensor.aot")];
+    // Both builds loaded once, so the fd count below is the steady state.
+    for b in &builds {
+        serve.ok(&["update", "loop", &b.display().to_string()]);
+    }
+    let fds = serve.open_fds();
+    for i in 0..100 {
+        let out = serve.ok(&["update", "loop", &builds[i % 2].display().to_string()]);
+        assert!(out.starts_with("updated loop"), "{out}");
+    }
+    let s = serve.status("loop");
+    assert_eq!(s["state"], "running");
+    assert_eq!(s["runs"], 103, "{s}");
+    let bus = &s["buses"][0];
+    assert_eq!(bus["in_flight"], 0, "a transaction was cut short: {s}");
+    assert_eq!(bus["failed"], 0, "{s}");
+    assert!(bus["transactions"].as_u64().unwrap() > 100, "{s}");
+    assert_eq!(serve.open_fds(), fds, "fds leaked across updates");
+    let (stdout, stderr) = serve.stop();
+    let readings: Vec<&str> = stdout.lines().collect();
+    assert!(readings.len() > 100);
+    assert!(
+        readings.iter().all(|l| *l == "loop: temperature: 23.50 C"),
+        "every reading before and after each update is right: {stdout}{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_update_is_refused_and_the_old_driver_keeps_running() {
+    let serve = Serve::start(&temp_driver("loop", ""));
+    let dir = serve.dir.path();
+    let before = serve.status("loop");
+
+    let corrupt = dir.join("corrupt.aot");
+    let mut bytes = std::fs::read(guest("temp-sensor.aot")).unwrap();
+    bytes.truncate(bytes.len() / 3);
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let missing_import = wat_module(
+        dir,
+        "missing.wasm",
+        r#"(module (import "wasi:i2c/i2c@0.2.0-draft" "[method]i2c.frobnicate" (func))
+           (memory (export "memory") 1) (func (export "_start")))"#,
+    );
+    let armv7 = dir.join("armv7.aot");
+    let o = cli()
+        .args(["compile", "--target", "armv7", "-o"])
+        .arg(&armv7)
+        .arg(guest("temp-sensor.wasm"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let cases = [
+        (corrupt, "corrupt.aot"),
+        (armv7, "armv7"),
+        (missing_import, "frobnicate"),
+        (dir.join("absent.aot"), "absent.aot"),
+    ];
+    for (file, want) in cases {
+        let err = serve.fails(&["update", "loop", &file.display().to_string()]);
+        assert!(
+            err.contains("update of loop refused; the running module stays"),
+            "{err}"
+        );
+        assert!(err.contains(want), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let after = serve.status("loop");
+    assert_eq!(after["state"], "running");
+    assert_eq!(after["digest"], before["digest"]);
+    assert_eq!(after["runs"], 1, "the old instance was never stopped");
+}
+
+#[test]
+fn a_trapping_driver_backs_off_while_another_is_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let traps = wat_module(dir.path(), "traps.wasm", TRAPS);
+    let serve = Serve::start(&format!(
+        "{}\n[[driver]]\nname = \"crashy\"\nmodule = {:?}\nbackoff_ms = 50\nbackoff_max_ms = 400\n",
+        temp_driver("loop", ""),
+        traps.display().to_string()
+    ));
+    serve.wait_for("restarts", |s| {
+        s.status("crashy")["restarts"].as_u64() >= Some(4)
+    });
+    let t = Instant::now();
+    let before = serve.status("crashy")["restarts"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let during = serve.status("crashy")["restarts"].as_u64().unwrap() - before;
+    // At the 400 ms cap about 3 restarts fit in 1.2 s; without backoff there would be
+    // thousands.
+    assert!(during <= 6, "{during} restarts in {:?}", t.elapsed());
+    let c = serve.status("crashy");
+    assert!(c["last_exit"].as_str().unwrap().starts_with("trap:"), "{c}");
+    let l = serve.status("loop");
+    assert_eq!(
+        (l["state"].as_str(), l["runs"].as_u64()),
+        (Some("running"), Some(1))
+    );
+}
+
+#[test]
+fn a_failing_update_is_rolled_back_within_the_health_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let exits = wat_module(dir.path(), "exits3.wasm", EXITS_3);
+    let serve = Serve::start(&temp_driver("loop", "health_window_ms = 10000"));
+    let good = serve.status("loop")["digest"].clone();
+    serve.ok(&["update", "loop", &exits.display().to_string()]);
+    serve.wait_for("rollback", |s| {
+        s.status("loop")["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with("rollback:"))
+    });
+    serve.wait_for("the old module to run again", |s| {
+        s.status("loop")["state"] == "running"
+    });
+    let s = serve.status("loop");
+    assert_eq!(s["digest"], good, "{s}");
+    assert!(s["module"].as_str().unwrap().ends_with("temp-sensor.aot"));
+}
+
+#[test]
+fn config_errors_name_file_and_line_and_a_bad_reload_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[driver]]\nname = \"x\"\nmodule = \"/x.aot\"\nrestart = \"sometimes\"\n",
+    )
+    .unwrap();
+    let o = cli()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}:4:", config.display())), "{err}");
+
+    let serve = Serve::start(&temp_driver("loop", ""));
+    std::fs::write(&serve.config, "[[driver]]\nname = \"loop\"\nbogus = 1\n").unwrap();
+    let err = serve.fails(&["reload"]);
+    assert!(
+        err.contains("reload refused") && err.contains("drivers.toml:"),
+        "{err}"
+    );
+    let s = serve.status("loop");
+    assert_eq!(
+        (s["state"].as_str(), s["runs"].as_u64()),
+        (Some("running"), Some(1))
+    );
+}
+
+#[test]
+fn a_client_killed_mid_request_leaves_the_host_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"slow\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"20\", \"--interval-ms\", \"50\"]\ni2c = [\"sim:0x48\"]\nautostart = false\n",
+        guest("temp-sensor.aot").display().to_string()
+    ));
+    let _ = dir;
+    for _ in 0..3 {
+        let mut client = cli()
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&serve.socket)
+            .args(["invoke", "slow"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        client.kill().unwrap(); // SIGKILL, mid-run
+        client.wait().unwrap();
+    }
+    // A half-written request from a client that then vanishes.
+    let mut raw = UnixStream::connect(&serve.socket).unwrap();
+    raw.write_all(b"{\"cmd\":\"sta").unwrap();
+    drop(raw);
+    assert!(serve.ok(&["list"]).contains("slow"));
+    let o = serve.ctl(&["invoke", "slow", "--", "--bus", "sim"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "temperature: 23.50 C\n");
+}
