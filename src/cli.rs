@@ -96,6 +96,10 @@ pub struct CompileArgs {
     /// Optimisation level 0-3.
     #[arg(long, default_value_t = 3)]
     pub opt_level: u32,
+    /// Leave out the stop check points at loop back-edges and calls: slightly faster
+    /// loops, but `wasi-hw serve` can then stop the driver only at its host calls.
+    #[arg(long)]
+    pub no_stop_checks: bool,
 }
 
 /// `--version`: what this binary was built for and runs.
@@ -238,6 +242,7 @@ pub fn compile(args: CompileArgs) -> Result<()> {
         opts.cpu_features = args.cpu_features;
     }
     opts.opt_level = args.opt_level;
+    opts.stop_checks = !args.no_stop_checks;
     let aot = wasi_hw_aotc::compile(&wasm, &opts)
         .with_context(|| format!("compiling {}", args.input.display()))?;
     std::fs::write(&args.output, &aot)

@@ -20,6 +20,8 @@ use std::process::Command;
 
 use wasi_hw_wamr_build::{files_with_ext, Wamr, SHARED_DEFINES};
 
+mod patches;
+
 /// The driver's entry points (src/aotc.c): the only global symbols left.
 const EXPORTS: &[&str] = &[
     "wasi_hw_aotc_compile",
@@ -142,6 +144,10 @@ fn build_aot_compiler() {
     let mut cpp_sources = files_with_ext(&compilation, "cpp");
     cpp_sources.push(PathBuf::from("src/aotc_target.cpp"));
 
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed=patches.rs");
+    wasi_hw_wamr_build::patch_sources(&wamr.core(), patches::PATCHES, &mut c_sources, &out);
+
     let mut includes = wamr.shared_includes();
     includes.extend([compilation.clone(), llvm_include]);
     let mut defines: Vec<(&str, &str)> = SHARED_DEFINES.to_vec();
@@ -190,7 +196,6 @@ fn build_aot_compiler() {
         .flag("-fno-exceptions");
     objects.extend(cxx.compile_intermediates());
 
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let combined = out.join("wasi_hw_aotc_combined.o");
     let hidden = out.join("wasi_hw_aotc.o");
 

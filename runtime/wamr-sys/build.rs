@@ -7,7 +7,7 @@
 //! wasi-hw-wamr-build.
 
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wasi_hw_wamr_build::{files_with_ext, Wamr, SHARED_DEFINES};
 
@@ -90,19 +90,7 @@ fn main() {
     // quoted includes resolve through the include path below, which has the originals' dirs).
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed=patches.rs");
-    for (file, edits) in patches::PATCHES {
-        let original = core.join(file);
-        let text = std::fs::read_to_string(&original)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", original.display()));
-        let copy = out.join(Path::new(file).file_name().unwrap());
-        std::fs::write(&copy, patches::apply(file, &text, edits))
-            .unwrap_or_else(|e| panic!("writing {}: {e}", copy.display()));
-        let slot = sources
-            .iter_mut()
-            .find(|s| **s == original)
-            .unwrap_or_else(|| panic!("{file} is not a source file"));
-        *slot = copy;
-    }
+    wasi_hw_wamr_build::patch_sources(&core, patches::PATCHES, &mut sources, &out);
 
     let mut includes = wamr.shared_includes();
     includes.extend([

@@ -1,9 +1,32 @@
-//! Source edits applied to WAMR 2.4.3 at build time (included by build.rs). Each edit
-//! replaces an anchor that must occur exactly once in the pristine file, so a different
-//! WAMR version fails the build loudly instead of compiling a half-patched loader.
+//! Source edits applied to WAMR 2.4.3 at build time (included by build.rs; applied by
+//! `wasi_hw_wamr_build::patch_sources`, which insists on each anchor occurring once).
 
-/// (file under WAMR's core/, [(anchor, replacement)])
-pub const PATCHES: &[(&str, &[(&str, &str)])] = &[
+pub const PATCHES: wasi_hw_wamr_build::Patches = &[
+    (
+        "iwasm/common/wasm_exec_env.c",
+        &[
+            // A stop request for AOT code in a loop that makes no host call: the compiler
+            // (wasi-hw-aotc) puts WAMR's suspend check points into every module, which
+            // return from the running function at the next loop back-edge or call once
+            // the terminate flag is set. WAMR sets the flag only from its thread manager,
+            // which this runtime does not have; this is the one place that sets it.
+            (
+                "void
+wasm_exec_env_destroy(WASMExecEnv *exec_env)
+{",
+                "void
+wasi_hw_request_terminate(WASMExecEnv *exec_env)
+{
+    WASM_SUSPEND_FLAGS_FETCH_OR(exec_env->suspend_flags,
+                                WASM_SUSPEND_FLAG_TERMINATE);
+}
+
+void
+wasm_exec_env_destroy(WASMExecEnv *exec_env)
+{",
+            ),
+        ],
+    ),
     (
         "iwasm/aot/aot_loader.c",
         &[
@@ -274,17 +297,3 @@ wasmtime_ssp_path_symlink(wasm_exec_env_t exec_env, struct fd_table *curfds,",
         ],
     ),
 ];
-
-/// Applies `edits` to `text`; panics naming the anchor that is missing or not unique.
-pub fn apply(file: &str, text: &str, edits: &[(&str, &str)]) -> String {
-    let mut out = text.to_string();
-    for (anchor, replacement) in edits {
-        let n = out.matches(anchor).count();
-        assert!(
-            n == 1,
-            "wasi-hw-wamr-sys: patching {file}: anchor found {n} times (WAMR 2.4.3 expected):\n{anchor}"
-        );
-        out = out.replacen(anchor, replacement, 1);
-    }
-    out
-}

@@ -42,6 +42,7 @@ struct wasi_hw_aotc_options {
     uint32_t opt_level;
     uint32_t size_level;
     uint32_t bounds_checks; /* 1: software linear-memory bounds checks */
+    uint32_t stop_checks;   /* 1: suspend check points (see runtime/aotc/patches.rs) */
 };
 
 /* WAMR's compiler keeps global state (runtime init, the last-error buffer,
@@ -256,6 +257,9 @@ wasi_hw_aotc_compile(const uint8_t *wasm, uint32_t wasm_len,
     option.enable_call_indirect_overlong = true;
     option.enable_simd = false;
     option.enable_aux_stack_check = true;
+    /* Suspend check points at loop back-edges and calls, so the runtime can stop a
+       driver spinning in guest code (see runtime/aotc/patches.rs). */
+    option.enable_thread_mgr = opts->stop_checks != 0;
     aot_call_stack_features_init_default(&option.call_stack_features);
 
     if (!(comp_ctx = aot_create_comp_context(comp_data, &option))) {

@@ -39,6 +39,11 @@ pub struct CompileOptions {
     /// and write host memory. Off only makes sense for a runtime built with the
     /// `hw-bound-check` feature of wasi-hw-wamr-sys.
     pub bounds_checks: bool,
+    /// Stop check points at loop back-edges and calls (default on): the resident host
+    /// can then stop a driver spinning in guest code without host calls. Off saves a
+    /// load and a branch per loop iteration; such a driver is then stoppable only at its
+    /// host calls.
+    pub stop_checks: bool,
 }
 
 impl CompileOptions {
@@ -50,6 +55,7 @@ impl CompileOptions {
             opt_level: 3,
             size_level: 3,
             bounds_checks: true,
+            stop_checks: true,
         }
     }
 }
@@ -71,6 +77,7 @@ struct RawOptions {
     opt_level: u32,
     size_level: u32,
     bounds_checks: u32,
+    stop_checks: u32,
 }
 
 type LogFn = extern "C" fn(line: *const c_char, len: usize);
@@ -168,6 +175,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> anyhow::Result<Vec<u8>> {
         opt_level: opts.opt_level,
         size_level: opts.size_level,
         bounds_checks: u32::from(opts.bounds_checks),
+        stop_checks: u32::from(opts.stop_checks),
     };
 
     let started = Instant::now();

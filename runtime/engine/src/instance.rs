@@ -200,6 +200,7 @@ impl Instance {
         unsafe {
             sys::wasm_runtime_set_user_data(exec_env, &mut *extensions as *mut Extensions as *mut _)
         };
+        extensions.interrupt.attach(Some(exec_env));
         log::debug!("instantiated {:?} module", module.kind());
         Ok(Instance {
             raw,
@@ -220,9 +221,9 @@ impl Instance {
 
     /// A handle another thread can use to stop this instance between host calls
     /// ([`Interrupt::request`](crate::Interrupt::request)); the call running then returns
-    /// `Error::Trap` with [`INTERRUPTED`](crate::INTERRUPTED). Guest code in a loop that
-    /// makes no host call keeps running: WAMR checks its own stop flag only in modules
-    /// with shared memory (its thread manager), which these drivers do not have.
+    /// `Error::Trap` with [`INTERRUPTED`](crate::INTERRUPTED). AOT code (compiled by
+    /// wasi-hw-aotc) in a loop without host calls stops at its next loop back-edge or call;
+    /// interpreted code in such a loop keeps running until it calls the host.
     pub fn interrupt(&self) -> crate::Interrupt {
         self.extensions.interrupt.clone()
     }
@@ -301,6 +302,11 @@ impl Instance {
         if !ok {
             return Err(Error::Trap(self.take_exception()));
         }
+        // AOT code stopped at a suspend check point returns as if it had finished, with
+        // zeroed results and no exception.
+        if self.extensions.interrupt.is_requested() {
+            return Err(Error::Trap(crate::INTERRUPTED.into()));
+        }
         results
             .iter()
             .map(|r| Val::from_raw(r).ok_or_else(|| Error::Trap("unsupported result type".into())))
@@ -323,6 +329,7 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        self.extensions.interrupt.attach(None);
         // SAFETY: exec env and instance were created in `new` and are destroyed once, exec
         // env first; the module (held by `self.module`) is still loaded.
         unsafe {

@@ -134,9 +134,53 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Source edits to WAMR 2.4.3: (file under `core/`, [(anchor, replacement)]). Each anchor
+/// must occur exactly once in the pristine file, so another WAMR version fails the build
+/// loudly instead of compiling a half-patched file.
+pub type Patches = &'static [(&'static str, &'static [(&'static str, &'static str)])];
+
+/// Applies `edits` to `text`; panics naming the anchor that is missing or not unique.
+pub fn apply(file: &str, text: &str, edits: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (anchor, replacement) in edits {
+        let n = out.matches(anchor).count();
+        assert!(
+            n == 1,
+            "wasi-hw-wamr-build: patching {file}: anchor found {n} times (WAMR 2.4.3 expected):\n{anchor}"
+        );
+        out = out.replacen(anchor, replacement, 1);
+    }
+    out
+}
+
+/// Compiles each patched file from a copy in `out` in place of the original: the copy
+/// replaces the original's entry in `sources` (its quoted includes resolve through the
+/// include path, which must list the originals' directories).
+pub fn patch_sources(core: &Path, patches: Patches, sources: &mut [PathBuf], out: &Path) {
+    for (file, edits) in patches {
+        let original = core.join(file);
+        let text = std::fs::read_to_string(&original)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", original.display()));
+        let copy = out.join(Path::new(file).file_name().expect("a file name"));
+        std::fs::write(&copy, apply(file, &text, edits))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", copy.display()));
+        let slot = sources
+            .iter_mut()
+            .find(|s| **s == original)
+            .unwrap_or_else(|| panic!("{file} is not a source file"));
+        *slot = copy;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "anchor found 2 times")]
+    fn an_anchor_must_be_unique() {
+        apply("f.c", "x x", &[("x", "y")]);
+    }
 
     #[test]
     fn every_define_is_given_once() {

@@ -20,4 +20,7 @@ extern "C" {
     /// Read them atomically (they are `unsigned long long`, updated with relaxed atomics).
     pub static wasi_hw_icache_flushes: u64;
     pub static wasi_hw_icache_flushed_bytes: u64;
+    /// Sets the exec env's terminate flag (atomically): AOT code compiled by wasi-hw-aotc
+    /// returns at its next suspend check point (loop back-edge, call). A patch adds it.
+    pub fn wasi_hw_request_terminate(exec_env: wasm_exec_env_t);
 }
