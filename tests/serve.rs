@@ -26,6 +26,8 @@ fn guest(file: &str) -> PathBuf {
 /// A running `wasi-hw serve`, killed when dropped.
 struct Serve {
     child: Option<Child>,
+    /// The host's stdout and stderr, read as they come (as procd's logd would).
+    output: Option<[std::thread::JoinHandle<String>; 2]>,
     dir: tempfile::TempDir,
     socket: PathBuf,
     config: PathBuf,
@@ -37,15 +39,27 @@ impl Serve {
         let socket = dir.path().join("ctl.sock");
         let config = dir.path().join("drivers.toml");
         write_config(&config, &socket, drivers);
-        let child = cli()
+        let mut child = cli()
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            })
+        };
+        let output = [
+            drain(Box::new(child.stdout.take().unwrap())),
+            drain(Box::new(child.stderr.take().unwrap())),
+        ];
         let serve = Serve {
             child: Some(child),
+            output: Some(output),
             dir,
             socket,
             config,
@@ -92,10 +106,22 @@ impl Serve {
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"].clone()
     }
 
+    /// The host's open descriptors once the control connections of earlier `ctl` calls
+    /// are closed (only the listening socket left).
     fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .unwrap()
-            .count()
+        let t = Instant::now();
+        loop {
+            let links: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+                .unwrap()
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .map(|l| l.display().to_string())
+                .collect();
+            let sockets = links.iter().filter(|l| l.starts_with("socket:")).count();
+            if sockets <= 1 || t.elapsed() > Duration::from_secs(5) {
+                return links.len();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -116,12 +142,11 @@ impl Serve {
     /// SIGTERM, then the host's stdout and stderr.
     fn stop(mut self) -> (String, String) {
         let _ = Command::new("kill").arg(self.pid().to_string()).status();
-        let out = self.child.take().unwrap().wait_with_output().unwrap();
-        assert!(out.status.success(), "serve exited with {:?}", out.status);
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let status = self.child.take().unwrap().wait().unwrap();
+        let [out, err] = self.output.take().unwrap();
+        let (out, err) = (out.join().unwrap(), err.join().unwrap());
+        assert!(status.success(), "serve exited with {status:?}: {err}");
+        (out, err)
     }
 }
 
@@ -479,4 +504,29 @@ fn a_client_killed_mid_request_leaves_the_host_healthy() {
     assert!(serve.ok(&["list"]).contains("slow"));
     let o = serve.ctl(&["invoke", "slow", "--", "--bus", "sim"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "temperature: 23.50 C\n");
+}
+
+#[test]
+fn a_driver_spinning_in_guest_code_is_stopped_and_updated() {
+    let dir = tempfile::tempdir().unwrap();
+    // No host call ever: only the suspend check points the AOT compiler adds reach it.
+    let spins = wat_module(
+        dir.path(),
+        "spins.wasm",
+        r#"(module (memory (export "memory") 1)
+             (func (export "_start") (loop $l (br $l))))"#,
+    );
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"spin\"\nmodule = {:?}\n",
+        spins.display().to_string()
+    ));
+    serve.wait_for("spin to run", |s| s.status("spin")["state"] == "running");
+    assert!(serve.ok(&["stop", "spin"]).contains("stopped spin"));
+    assert_eq!(serve.status("spin")["last_exit"], "stopped by the host");
+    serve.ok(&["start", "spin"]);
+    serve.wait_for("spin to run again", |s| s.status("spin")["runs"] == 2);
+    let out = serve.ok(&["update", "spin", &guest("hello.aot").display().to_string()]);
+    assert!(out.starts_with("updated spin"), "{out}");
+    serve.wait_for("hello to finish", |s| s.status("spin")["state"] == "exited");
+    assert_eq!(serve.status("spin")["last_exit"], "exit 0");
 }

@@ -505,8 +505,11 @@ impl Shared {
                 |interrupt| {
                     let mut s = self.lock();
                     s.started = Some(Instant::now());
-                    // A stop or update that came while the instance was being created.
-                    if s.wanted != Wanted::Run || s.pending.is_some() {
+                    // A stop or an update that came while the instance was being created.
+                    if s.wanted != Wanted::Run
+                        || s.pending.is_some()
+                        || !Arc::ptr_eq(&s.module, &module)
+                    {
                         interrupt.request();
                     }
                     s.running = Some(interrupt);
@@ -550,6 +553,11 @@ impl Shared {
                 s.event(&self.name, what);
             }
             if s.wanted != Wanted::Run || s.pending.is_some() {
+                continue;
+            }
+            if outcome == Outcome::Interrupted {
+                // Stopped for a module put in place while it was starting: run that one.
+                s.run_now = true;
                 continue;
             }
             if let Some(period) = every {

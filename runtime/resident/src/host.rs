@@ -45,7 +45,7 @@ impl ResidentHost {
         let host = Arc::new(ResidentHost {
             config_path: config_path.to_path_buf(),
             modules: ModuleCache::new(engine, options.compile),
-            sink: Sink::new(config.host.log),
+            sink: Sink::start(config.host.log)?,
             watchdog: Watchdog::start().context("cannot start the watchdog thread")?,
             drivers: Mutex::new(BTreeMap::new()),
             broken: Mutex::new(BTreeMap::new()),

@@ -4,7 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixDatagram;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use anyhow::{Context, Result};
 
@@ -16,47 +17,79 @@ pub enum Stream {
     Stderr,
 }
 
-/// Where tagged lines go.
+/// Lines waiting for the writer; beyond this, new lines are dropped (and counted) rather
+/// than blocking the driver that writes them.
+const QUEUE: usize = 4096;
+
+/// Where tagged lines go: a queue drained by one writer thread, so a host stdout that
+/// nobody reads (or a stalled syslog) never blocks a driver inside a WASI write, where no
+/// stop request could reach it.
 #[derive(Clone)]
 pub struct Sink {
-    syslog: Option<Arc<UnixDatagram>>,
+    queue: mpsc::SyncSender<(Arc<str>, Stream, String)>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl Sink {
-    pub fn new(target: LogTarget) -> Sink {
+    pub fn start(target: LogTarget) -> Result<Sink> {
         let syslog = match target {
             LogTarget::Stdio => None,
             LogTarget::Syslog => match UnixDatagram::unbound().and_then(|s| {
                 s.connect("/dev/log")?;
                 Ok(s)
             }) {
-                Ok(s) => Some(Arc::new(s)),
+                Ok(s) => Some(s),
                 Err(e) => {
                     log::warn!("cannot reach syslog at /dev/log ({e}); driver output goes to stdout/stderr");
                     None
                 }
             },
         };
-        Sink { syslog }
+        let (queue, lines) = mpsc::sync_channel::<(Arc<str>, Stream, String)>(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let lost = Arc::clone(&dropped);
+        std::thread::Builder::new()
+            .name("output".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                for (driver, stream, line) in lines {
+                    write_line(syslog.as_ref(), &driver, stream, &line);
+                    let n = lost.swap(0, Ordering::Relaxed);
+                    if n > 0 {
+                        let note = format!("{n} lines of driver output dropped (output blocked)");
+                        write_line(syslog.as_ref(), "wasi-hw", Stream::Stderr, &note);
+                    }
+                }
+            })
+            .context("cannot start the output thread")?;
+        Ok(Sink { queue, dropped })
     }
 
-    pub fn line(&self, driver: &str, stream: Stream, line: &str) {
-        if let Some(sock) = &self.syslog {
-            // RFC 3164 without timestamp (the daemon adds it): facility daemon (3),
-            // severity info (6) for stdout, warning (4) for stderr.
-            let pri = 3 * 8 + if stream == Stream::Stdout { 6 } else { 4 };
-            let msg = format!("<{pri}>wasi-hw[{}]: {driver}: {line}", std::process::id());
-            if sock.send(msg.as_bytes()).is_ok() {
-                return;
-            }
+    pub fn line(&self, driver: &Arc<str>, stream: Stream, line: String) {
+        if let Err(mpsc::TrySendError::Full(_)) =
+            self.queue.try_send((Arc::clone(driver), stream, line))
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        // One write per line, so lines of drivers running at once do not interleave.
-        let tagged = format!("{driver}: {line}\n");
-        let _ = match stream {
-            Stream::Stdout => std::io::stdout().lock().write_all(tagged.as_bytes()),
-            Stream::Stderr => std::io::stderr().lock().write_all(tagged.as_bytes()),
-        };
     }
+}
+
+fn write_line(syslog: Option<&UnixDatagram>, driver: &str, stream: Stream, line: &str) {
+    if let Some(sock) = syslog {
+        // RFC 3164 without timestamp (the daemon adds it): facility daemon (3), severity
+        // info (6) for stdout, warning (4) for stderr.
+        let pri = 3 * 8 + if stream == Stream::Stdout { 6 } else { 4 };
+        let msg = format!("<{pri}>wasi-hw[{}]: {driver}: {line}", std::process::id());
+        if sock.send(msg.as_bytes()).is_ok() {
+            return;
+        }
+    }
+    // One write per line, so lines of different drivers do not interleave.
+    let tagged = format!("{driver}: {line}\n");
+    let _ = match stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(tagged.as_bytes()),
+        Stream::Stderr => std::io::stderr().lock().write_all(tagged.as_bytes()),
+    };
 }
 
 /// A pipe whose read end a thread turns into tagged lines for as long as the driver
@@ -69,7 +102,7 @@ impl LinePump {
     pub fn start(driver: &str, stream: Stream, sink: Sink) -> Result<LinePump> {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .context("cannot create an output pipe")?;
-        let name = driver.to_string();
+        let name: Arc<str> = Arc::from(driver);
         std::thread::Builder::new()
             .name(format!("{driver}-{stream:?}").to_lowercase())
             .stack_size(64 * 1024)
@@ -78,7 +111,9 @@ impl LinePump {
                 let reader = BufReader::new(std::fs::File::from(read));
                 for line in reader.split(b'\n') {
                     match line {
-                        Ok(bytes) => sink.line(&name, stream, &String::from_utf8_lossy(&bytes)),
+                        Ok(bytes) => {
+                            sink.line(&name, stream, String::from_utf8_lossy(&bytes).into_owned())
+                        }
                         Err(_) => break,
                     }
                 }
