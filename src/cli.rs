@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Host-managed heap inside linear memory, bytes (WASI guests bring their own malloc).
     #[arg(long, default_value_t = 0)]
     pub heap_size: u32,
+    /// Cap on the guest's linear memory in KiB (rounded up to 64 KiB pages): growing past
+    /// it fails in the guest; a module that starts larger is refused.
+    #[arg(long, value_name = "KIB")]
+    pub max_memory_kib: Option<u32>,
     /// Interpret a .wasm module instead of compiling it to native code first.
     #[arg(long)]
     pub interp: bool,
@@ -170,6 +174,7 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
     let mut config = InstanceConfig {
         stack_size: args.stack_size,
         heap_size: args.heap_size,
+        max_memory_pages: args.max_memory_kib.map_or(0, |k| k.div_ceil(64).max(1)),
         ..Default::default()
     };
     let program = args

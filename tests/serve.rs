@@ -530,3 +530,36 @@ fn a_driver_spinning_in_guest_code_is_stopped_and_updated() {
     serve.wait_for("hello to finish", |s| s.status("spin")["state"] == "exited");
     assert_eq!(serve.status("spin")["last_exit"], "exit 0");
 }
+
+#[test]
+fn limits_memory_and_wall_time_per_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exits 0 if growing by 100 pages (6.4 MiB) is refused, 1 if it is granted.
+    let grows = wat_module(
+        dir.path(),
+        "grows.wasm",
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+             (memory (export "memory") 1)
+             (func (export "_start")
+               (call $exit (i32.ne (memory.grow (i32.const 100)) (i32.const -1)))))"#,
+    );
+    let capped = |name: &str, extra: &str| {
+        format!(
+            "[[driver]]\nname = {name:?}\nmodule = {:?}\nautostart = false\n{extra}\n",
+            grows.display().to_string()
+        )
+    };
+    let serve = Serve::start(&format!(
+        "{}{}[[driver]]\nname = \"slow\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"1000\", \"--interval-ms\", \"10\"]\ni2c = [\"sim:0x48\"]\nautostart = false\ntimeout_ms = 200\n",
+        capped("capped", "max_memory_kib = 1024"),
+        capped("free", ""),
+        guest("temp-sensor.aot").display().to_string()
+    ));
+    assert_eq!(serve.ctl(&["invoke", "capped"]).status.code(), Some(0));
+    assert_eq!(serve.ctl(&["invoke", "free"]).status.code(), Some(1));
+    let t = Instant::now();
+    let err = serve.fails(&["invoke", "slow"]);
+    assert!(err.contains("timed out after 200 ms"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+}

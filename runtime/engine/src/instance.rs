@@ -40,6 +40,10 @@ pub struct InstanceConfig {
     /// Host-managed app heap inside linear memory (used by libc-builtin's malloc); WASI
     /// guests bring their own allocator, so 0 is a sound default.
     pub heap_size: u32,
+    /// Cap on linear memory in 64 KiB pages (0: the module's own maximum). `memory.grow`
+    /// past it fails as the module sees it (-1); a module whose initial memory is larger
+    /// is refused (WAMR would raise the cap to it).
+    pub max_memory_pages: u32,
 }
 
 /// A core-wasm value.
@@ -172,10 +176,14 @@ impl Instance {
                     fd(wasi.stdio[1]),
                     fd(wasi.stdio[2]),
                 );
-                sys::wasm_runtime_instantiate(
+                let args = sys::InstantiationArgs {
+                    default_stack_size: stack_size,
+                    host_managed_heap_size: config.heap_size,
+                    max_memory_pages: config.max_memory_pages,
+                };
+                sys::wasm_runtime_instantiate_ex(
                     module.inner.raw,
-                    stack_size,
-                    config.heap_size,
+                    &args,
                     err.as_mut_ptr(),
                     err.len() as u32,
                 )
@@ -185,6 +193,27 @@ impl Instance {
             }
             raw
         };
+        if config.max_memory_pages != 0 {
+            // SAFETY: `raw` is a fresh instance; a null memory means the module has none.
+            let pages = unsafe {
+                let mem = sys::wasm_runtime_get_default_memory(raw);
+                if mem.is_null() {
+                    0
+                } else {
+                    sys::wasm_memory_get_cur_page_count(mem)
+                }
+            };
+            if pages > u64::from(config.max_memory_pages) {
+                // SAFETY: `raw` has no exec env and is not used afterwards.
+                unsafe { sys::wasm_runtime_deinstantiate(raw) };
+                return Err(Error::Instantiate(format!(
+                    "the module starts with {pages} pages of linear memory, over the limit of {} \
+                     ({} KiB)",
+                    config.max_memory_pages,
+                    u64::from(config.max_memory_pages) * 64
+                )));
+            }
+        }
         // SAFETY: `raw` is a fresh instance.
         let exec_env = unsafe { sys::wasm_runtime_create_exec_env(raw, stack_size) };
         if exec_env.is_null() {

@@ -122,6 +122,9 @@ pub struct DriverConfig {
     /// Wall-clock limit of one scheduled or invoked run.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Cap on the driver's linear memory, KiB (rounded up to 64 KiB pages).
+    #[serde(default)]
+    pub max_memory_kib: Option<u32>,
     /// Execution stack in bytes (0: the engine's default for the module's kind).
     #[serde(default)]
     pub stack_size: u32,
@@ -244,6 +247,9 @@ impl Config {
                 .map_err(|e| at(format!("i2c: {e}")))?;
             wasi_hw_policy::usb::UsbPolicy::from_grants(&d.usb)
                 .map_err(|e| at(format!("usb: {e}")))?;
+            if d.max_memory_kib == Some(0) {
+                return Err(at("max_memory_kib must be at least 64".into()));
+            }
             if d.every_ms == Some(0) {
                 return Err(at("every_ms must be at least 1".into()));
             }

@@ -398,6 +398,7 @@ impl Shared {
         let c = &self.config;
         let mut config = InstanceConfig {
             stack_size: c.stack_size,
+            max_memory_pages: c.max_memory_kib.map_or(0, |k| k.div_ceil(64)),
             ..Default::default()
         };
         let program = module
