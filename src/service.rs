@@ -13,9 +13,13 @@ pub struct ServeArgs {
     #[arg(long, short)]
     pub config: PathBuf,
     /// The control socket (default: `socket` in the config's `[host]`, else
-    /// /run/wasi-hw.sock).
+    /// /var/run/wasi-hw.sock).
     #[arg(long)]
     pub socket: Option<PathBuf>,
+    /// Only check the configuration (syntax, grants, that each module is one this runtime
+    /// runs), print the drivers and exit.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +69,39 @@ pub enum CtlVerb {
 }
 
 pub fn serve(args: ServeArgs) -> Result<i32> {
+    if args.check {
+        let config = wasi_hw_resident::Config::read(&args.config)?;
+        for d in &config.drivers {
+            let file = wasi_hw_wiring::read_module(&d.module).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}: driver {:?}: {e:#}",
+                    args.config.display(),
+                    d.line,
+                    d.name
+                )
+            })?;
+            d.grants().map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}: driver {:?}: {e:#}",
+                    args.config.display(),
+                    d.line,
+                    d.name
+                )
+            })?;
+            let when = match d.every_ms {
+                Some(ms) => format!("every {ms} ms"),
+                None if d.autostart => format!("kept running (restart {:?})", d.restart),
+                None => "on request".into(),
+            };
+            println!(
+                "{}: {} ({:?}), {when}",
+                d.name,
+                d.module.display(),
+                file.kind()
+            );
+        }
+        return Ok(0);
+    }
     let options = wasi_hw_resident::HostOptions {
         compile: compiler(),
     };
@@ -175,6 +212,9 @@ fn describe(s: &DriverStatus) -> String {
                 .map(|e| format!(", last error: {e}"))
                 .unwrap_or_default()
         );
+    }
+    if let Some(us) = s.update_gap_us {
+        let _ = writeln!(out, "last update gap: {us} us");
     }
     for e in &s.events {
         let _ = writeln!(out, "event: {e}");

@@ -563,3 +563,30 @@ fn limits_memory_and_wall_time_per_driver() {
     assert!(err.contains("timed out after 200 ms"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn reload_hot_updates_a_module_replaced_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("driver.aot");
+    std::fs::copy(guest("temp-sensor.aot"), &module).unwrap();
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"loop\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"100000000\", \"--interval-ms\", \"1\"]\ni2c = [\"sim:0x48\"]\n",
+        module.display().to_string()
+    ));
+    let before = serve.status("loop");
+    // Unchanged file: nothing happens.
+    assert!(serve.ok(&["reload"]).contains("none updated"));
+    assert_eq!(serve.status("loop")["runs"], 1);
+    // Replaced as opkg does it (a new file renamed over the old one).
+    let next = dir.path().join("driver.aot.new");
+    std::fs::copy(guest("hello.aot"), &next).unwrap();
+    std::fs::rename(&next, &module).unwrap();
+    let out = serve.ok(&["reload"]);
+    assert!(out.contains("loop updated"), "{out}");
+    let after = serve.status("loop");
+    assert_ne!(after["digest"], before["digest"]);
+    assert!(
+        after["events"][0].as_str().unwrap().starts_with("update:"),
+        "{after}"
+    );
+}

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [host]
-//! socket = "/run/wasi-hw.sock"
+//! socket = "/var/run/wasi-hw.sock"
 //!
 //! [[driver]]
 //! name = "temp"
@@ -21,8 +21,9 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use wasi_hw_wiring::Grants;
 
-/// Where the control socket is by default (procd and systemd both keep /run for this).
-pub const DEFAULT_SOCKET: &str = "/run/wasi-hw.sock";
+/// Where the control socket is by default (`/var/run` exists on OpenWrt and, as a link to
+/// `/run`, on Debian).
+pub const DEFAULT_SOCKET: &str = "/var/run/wasi-hw.sock";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

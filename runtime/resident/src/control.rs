@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -43,30 +44,71 @@ impl ControlSocket {
         })
     }
 
-    /// Accepts clients until the process ends, each on its own thread.
+    /// Accepts clients until the process ends. Threads wait in `accept` ahead of time
+    /// (a request does not pay for a thread start); when the last idle one takes a
+    /// client, another is started, so a slow or stuck client never blocks the others.
     pub fn serve(self, host: Arc<ResidentHost>) -> Result<()> {
-        let me = rustix::process::geteuid();
-        for conn in self.listener.incoming() {
-            let stream = match conn {
-                Ok(s) => s,
-                Err(e) => {
-                    log::warn!("control socket: accept failed: {e}");
-                    continue;
-                }
-            };
-            let host = Arc::clone(&host);
-            let spawned = std::thread::Builder::new()
-                .name("ctl-client".into())
-                .spawn(move || {
-                    if let Err(e) = client(stream, &host, me) {
+        let pool = Arc::new(Pool {
+            listener: self.listener.try_clone().context("control socket")?,
+            host,
+            idle: AtomicUsize::new(0),
+            me: rustix::process::geteuid(),
+        });
+        for _ in 0..2 {
+            Pool::spawn(&pool)?;
+        }
+        // This thread only keeps the socket file until the process ends.
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// The threads answering on the control socket.
+struct Pool {
+    listener: UnixListener,
+    host: Arc<ResidentHost>,
+    /// Threads waiting in `accept`.
+    idle: AtomicUsize,
+    me: rustix::process::Uid,
+}
+
+impl Pool {
+    fn spawn(pool: &Arc<Pool>) -> Result<()> {
+        let pool = Arc::clone(pool);
+        pool.idle.fetch_add(1, Ordering::SeqCst);
+        std::thread::Builder::new()
+            .name("ctl-client".into())
+            .stack_size(256 * 1024)
+            .spawn(move || pool.work())
+            .map(drop)
+            .map_err(|e| {
+                log::warn!("control socket: cannot start a client thread: {e}");
+                anyhow::Error::new(e)
+            })
+    }
+
+    fn work(self: Arc<Self>) {
+        loop {
+            let conn = self.listener.accept();
+            if self.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
+                // The last one waiting: start another before serving this client.
+                let _ = Pool::spawn(&self);
+            }
+            match conn {
+                Ok((stream, _)) => {
+                    if let Err(e) = client(stream, &self.host, self.me) {
                         log::debug!("control client: {e:#}");
                     }
-                });
-            if let Err(e) = spawned {
-                log::warn!("control socket: cannot start a client thread: {e}");
+                }
+                Err(e) => log::warn!("control socket: accept failed: {e}"),
+            }
+            // Keep a couple of threads waiting; let the extra ones end.
+            if self.idle.fetch_add(1, Ordering::SeqCst) >= 2 {
+                self.idle.fetch_sub(1, Ordering::SeqCst);
+                return;
             }
         }
-        Ok(())
     }
 }
 

@@ -110,6 +110,9 @@ pub(crate) struct Shared {
 pub struct Driver {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The digest of the configured module file when it was last loaded from the config
+    /// (a `ctl update` to another file does not change it).
+    configured_digest: Mutex<String>,
 }
 
 impl Driver {
@@ -122,6 +125,7 @@ impl Driver {
         watchdog: &Watchdog,
     ) -> Result<Driver> {
         let name = config.name.clone();
+        let digest = module.digest.clone();
         let grants = config.grants()?;
         let devices = Devices::open(&grants)?;
         for (host, _) in config.preopens() {
@@ -172,6 +176,7 @@ impl Driver {
         Ok(Driver {
             shared,
             thread: Mutex::new(Some(thread)),
+            configured_digest: Mutex::new(digest),
         })
     }
 
@@ -181,6 +186,18 @@ impl Driver {
 
     pub fn status(&self) -> DriverStatus {
         self.shared.status()
+    }
+
+    /// See [`Driver::configured_digest`]; `set` replaces it.
+    pub fn configured_digest(&self, set: Option<String>) -> String {
+        let mut d = self
+            .configured_digest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(new) = set {
+            *d = new;
+        }
+        d.clone()
     }
 
     pub fn start_running(&self) -> String {
@@ -344,7 +361,9 @@ impl Shared {
         Ok(s)
     }
 
+    /// Puts `module` in place; no instance of the driver is running.
     fn swap_locked(&self, s: &mut Slot, module: Arc<LoadedModule>) {
+        self.devices.mark_handover();
         let old = std::mem::replace(&mut s.module, module);
         let what = format!(
             "update: {} -> {} ({})",
@@ -382,6 +401,7 @@ impl Shared {
                     last_error: st.last_error.map(|e| e.to_string()),
                 })
                 .collect(),
+            update_gap_us: self.devices.handover_gap().map(|d| d.as_micros() as u64),
             events: s.events.iter().cloned().collect(),
         }
     }

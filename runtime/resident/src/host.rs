@@ -188,9 +188,16 @@ impl ResidentHost {
                 }
             }
         }
+        let mut updated = Vec::new();
         for d in &new.drivers {
             let unchanged = old.driver(&d.name).is_some_and(|o| o.same_as(d));
-            if !unchanged {
+            if unchanged {
+                // Same settings, but the module file may have been replaced in place: that
+                // is a hot update (checked first, rolled back on failure), not a restart.
+                if let Some(msg) = self.update_if_replaced(d) {
+                    updated.push(msg);
+                }
+            } else {
                 if old.driver(&d.name).is_none() {
                     started.push(d.name.clone());
                 }
@@ -202,11 +209,44 @@ impl ResidentHost {
         }
         *lock(&self.config) = new;
         Ok(format!(
-            "reloaded: {} started, {} stopped, {} restarted, others unchanged",
+            "reloaded: {} started, {} stopped, {} restarted, {} updated, others unchanged",
             list_or_none(&started),
             list_or_none(&stopped),
-            list_or_none(&restarted)
+            list_or_none(&restarted),
+            list_or_none(&updated)
         ))
+    }
+
+    /// Hot-updates a driver whose configured module file now has other contents; `None`
+    /// when it is the same (or the new file is refused: logged, the old module stays).
+    fn update_if_replaced(&self, d: &DriverConfig) -> Option<String> {
+        let driver = lock(&self.drivers).get(&d.name).cloned()?;
+        let loaded = match self.modules.load(&d.module, d.interp) {
+            Ok(m) => m,
+            Err(e) => {
+                log::error!(
+                    "reload: {}: new module refused, the running one stays: {e:#}",
+                    d.name
+                );
+                return None;
+            }
+        };
+        // Compared with the file as last loaded from the configuration, not with what
+        // runs: a `ctl update` to another file is not undone by a reload.
+        if loaded.digest == driver.configured_digest(None) {
+            return None;
+        }
+        let digest = loaded.digest.clone();
+        match driver.update(loaded) {
+            Ok(_) => {
+                driver.configured_digest(Some(digest));
+                Some(d.name.clone())
+            }
+            Err(e) => {
+                log::error!("reload: {e:#}");
+                None
+            }
+        }
     }
 
     /// Stops every driver (between host calls) and ends their threads.

@@ -114,6 +114,10 @@ pub struct DriverStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_ms: Option<u64>,
     pub buses: Vec<BusStatus>,
+    /// Across the last update: the old instance's last bus transaction → the new one's
+    /// first, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_gap_us: Option<u64>,
     /// Recent updates, rollbacks and failures, oldest first.
     pub events: Vec<String>,
 }

@@ -38,6 +38,18 @@ impl Devices {
             .collect()
     }
 
+    /// Marks a change of instance on every bus (see `SharedBus::mark_handover`).
+    pub fn mark_handover(&self) {
+        for (_, b) in &self.i2c {
+            b.mark_handover();
+        }
+    }
+
+    /// The longest bus idle time across the last marked change of instance.
+    pub fn handover_gap(&self) -> Option<std::time::Duration> {
+        self.i2c.iter().filter_map(|(_, b)| b.handover_gap()).max()
+    }
+
     /// [`crate::install`], with these open buses instead of freshly opened ones.
     pub fn install(&self, instance: &mut Instance, grants: &Grants) -> Result<()> {
         let mut config = I2cConfig::from_grants(&grants.i2c).context("i2c")?;

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{ErrorCode, I2cBus, Operation};
 
@@ -15,11 +16,20 @@ pub struct SharedBus {
 }
 
 struct Inner {
-    bus: Mutex<Box<dyn I2cBus>>,
+    bus: Mutex<Wire>,
     begun: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     last_error: Mutex<Option<ErrorCode>>,
+}
+
+/// The bus and what is timed under its lock.
+struct Wire {
+    bus: Box<dyn I2cBus>,
+    last_end: Option<Instant>,
+    /// Armed by [`SharedBus::mark_handover`]: the old user's last transaction end and the
+    /// new user's first transaction start.
+    handover: Option<(Option<Instant>, Option<Instant>)>,
 }
 
 /// What went over a shared bus since it was opened.
@@ -40,12 +50,33 @@ impl SharedBus {
     pub fn new(bus: impl I2cBus + 'static) -> SharedBus {
         SharedBus {
             inner: Arc::new(Inner {
-                bus: Mutex::new(Box::new(bus)),
+                bus: Mutex::new(Wire {
+                    bus: Box::new(bus),
+                    last_end: None,
+                    handover: None,
+                }),
                 begun: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 last_error: Mutex::new(None),
             }),
+        }
+    }
+
+    /// Marks a change of user (no transaction in progress): the next transaction's start
+    /// minus the last one's end becomes [`SharedBus::handover_gap`].
+    pub fn mark_handover(&self) {
+        let mut w = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        w.handover = Some((w.last_end, None));
+    }
+
+    /// The idle time of the bus across the last marked change of user: last transaction of
+    /// the old user → first of the new (`None` until both happened).
+    pub fn handover_gap(&self) -> Option<Duration> {
+        let w = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        match w.handover {
+            Some((Some(end), Some(start))) => Some(start.saturating_duration_since(end)),
+            _ => None,
         }
     }
 
@@ -67,9 +98,13 @@ impl I2cBus for SharedBus {
     fn transaction(&mut self, address: u16, ops: &mut [Operation<'_>]) -> Result<(), ErrorCode> {
         // A panic in another user's transaction leaves the bus usable: the backend's own
         // state is per call.
-        let mut bus = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, first @ None)) = &mut w.handover {
+            *first = Some(Instant::now());
+        }
         self.inner.begun.fetch_add(1, Ordering::SeqCst);
-        let r = bus.transaction(address, ops);
+        let r = w.bus.transaction(address, ops);
+        w.last_end = Some(Instant::now());
         if let Err(e) = r {
             self.inner.failed.fetch_add(1, Ordering::SeqCst);
             *self
@@ -108,5 +143,21 @@ mod tests {
             Some(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address))
         );
         assert_eq!(sim.traffic().transactions, 2);
+    }
+
+    #[test]
+    fn the_handover_gap_spans_last_old_to_first_new_transaction() {
+        let mut bus = SharedBus::new(SimBus::with_default_devices());
+        let mut t = [0u8; 2];
+        bus.write_read(0x48, &[0], &mut t).unwrap();
+        bus.mark_handover();
+        assert_eq!(bus.handover_gap(), None);
+        std::thread::sleep(Duration::from_millis(5));
+        bus.write_read(0x48, &[0], &mut t).unwrap();
+        let gap = bus.handover_gap().unwrap();
+        assert!(gap >= Duration::from_millis(5), "{gap:?}");
+        // Later transactions do not move it.
+        bus.write_read(0x48, &[0], &mut t).unwrap();
+        assert_eq!(bus.handover_gap(), Some(gap));
     }
 }
