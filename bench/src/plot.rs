@@ -1,4 +1,5 @@
-//! PNG charts: one horizontal bar per variant (the median) with a p10–p90 whisker.
+//! PNG charts: one horizontal bar per variant (the median) with a p10–p90 whisker, and
+//! line charts of a quantity over a run (e.g. RSS over 10 000 scheduled runs).
 //!
 //! Text is drawn by plotters' pure-Rust `ab_glyph` renderer (no fontconfig/freetype), from
 //! a TrueType file read at run time: `$WASI_HW_BENCH_FONT`, else DejaVu Sans (Debian's
@@ -175,6 +176,56 @@ impl BarChart {
     }
 }
 
+/// One quantity sampled along a run: (x, y) points joined by a line.
+#[derive(Debug, Clone)]
+pub struct LineChart {
+    pub title: String,
+    pub x_unit: String,
+    pub y_unit: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl LineChart {
+    /// Draws the chart into a PNG of `width` × `width / 2` pixels; the y axis starts at 0,
+    /// so a flat line looks flat.
+    pub fn draw_png(&self, path: &Path, width: u32) -> Result<()> {
+        ensure_font()?;
+        if self.points.len() < 2 {
+            return Err(anyhow!("{}: fewer than two points", self.title));
+        }
+        let e = |e: DrawingAreaErrorKind<_>| anyhow!("{e}");
+        let root = BitMapBackend::new(path, (width, width / 2)).into_drawing_area();
+        root.fill(&WHITE).map_err(e)?;
+        let x1 = self.points.iter().map(|p| p.0).fold(0.0, f64::max);
+        let y1 = self.points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.25;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..x1.max(1.0), 0.0..y1.max(1.0))
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_unit)
+            .y_desc(&self.y_unit)
+            .x_label_formatter(&|v| num(*v))
+            .y_label_formatter(&|v| num(*v))
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                self.points.clone(),
+                RGBColor(0x44, 0x77, 0xaa).stroke_width(2),
+            )))
+            .map_err(e)?;
+        root.present()
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +267,15 @@ mod tests {
             ..chart(false)
         };
         assert!(empty.draw_png(&dir.join("e.png"), 600).is_err());
+        let line = LineChart {
+            title: "rss".into(),
+            x_unit: "runs".into(),
+            y_unit: "KiB".into(),
+            points: vec![(0.0, 3000.0), (5000.0, 3010.0), (10000.0, 3008.0)],
+        };
+        let p = dir.join("line.png");
+        line.draw_png(&p, 600).unwrap();
+        assert_eq!(&std::fs::read(&p).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

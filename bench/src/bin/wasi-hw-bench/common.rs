@@ -12,7 +12,7 @@ pub(crate) use wasi_hw_bench::paper;
 pub(crate) use wasi_hw_bench::parse::{
     callgrind_collected, callgrind_inclusive, find_record, mib_per_s, ns_per_op, Record,
 };
-pub(crate) use wasi_hw_bench::plot::{Bar, BarChart};
+pub(crate) use wasi_hw_bench::plot::{Bar, BarChart, LineChart};
 pub(crate) use wasi_hw_bench::proc::{Outcome, Runner};
 pub(crate) use wasi_hw_bench::report::{bytes, fill_template, num, percent, spread, times, Table};
 pub(crate) use wasi_hw_bench::stats::{ratio, rotation, Summary};

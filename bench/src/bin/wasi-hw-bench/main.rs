@@ -45,6 +45,7 @@ fn run() -> Result<()> {
     rep.sections
         .insert("machine".into(), machine(&mut runner, &o)?);
     cold_start(&o, &mut runner, &mut rep, &mut plots)?;
+    resident(&o, &mut runner, &mut rep)?;
     phases(&o, &mut runner, &mut rep, &mut plots)?;
     host_calls(&o, &mut runner, &mut rep, &mut plots)?;
     usb(&o, &mut runner, &mut rep)?;

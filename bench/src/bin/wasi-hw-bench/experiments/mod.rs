@@ -8,6 +8,7 @@ pub(crate) mod machine;
 pub(crate) mod paper;
 pub(crate) mod phases;
 pub(crate) mod profile;
+pub(crate) mod resident;
 pub(crate) mod usb;
 
 pub(crate) use cold_start::*;
@@ -18,4 +19,5 @@ pub(crate) use machine::*;
 pub(crate) use paper::*;
 pub(crate) use phases::*;
 pub(crate) use profile::*;
+pub(crate) use resident::*;
 pub(crate) use usb::*;
