@@ -254,7 +254,9 @@ impl ResidentHost {
         let drivers = std::mem::take(&mut *lock(&self.drivers));
         for (_, d) in drivers {
             d.shutdown();
+            // Dropping the driver closes its output pipes and passes on what is left.
         }
+        self.sink.flush(std::time::Duration::from_secs(2));
     }
 }
 

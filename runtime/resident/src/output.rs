@@ -26,8 +26,14 @@ const QUEUE: usize = 4096;
 /// stop request could reach it.
 #[derive(Clone)]
 pub struct Sink {
-    queue: mpsc::SyncSender<(Arc<str>, Stream, String)>,
+    queue: mpsc::SyncSender<Queued>,
     dropped: Arc<AtomicU64>,
+}
+
+enum Queued {
+    Line(Arc<str>, Stream, String),
+    /// Answered once every line queued before it is written.
+    Flush(mpsc::SyncSender<()>),
 }
 
 impl Sink {
@@ -45,14 +51,21 @@ impl Sink {
                 }
             },
         };
-        let (queue, lines) = mpsc::sync_channel::<(Arc<str>, Stream, String)>(QUEUE);
+        let (queue, lines) = mpsc::sync_channel::<Queued>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let lost = Arc::clone(&dropped);
         std::thread::Builder::new()
             .name("output".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                for (driver, stream, line) in lines {
+                for queued in lines {
+                    let (driver, stream, line) = match queued {
+                        Queued::Line(d, s, l) => (d, s, l),
+                        Queued::Flush(done) => {
+                            let _ = done.send(());
+                            continue;
+                        }
+                    };
                     write_line(syslog.as_ref(), &driver, stream, &line);
                     let n = lost.swap(0, Ordering::Relaxed);
                     if n > 0 {
@@ -67,9 +80,19 @@ impl Sink {
 
     pub fn line(&self, driver: &Arc<str>, stream: Stream, line: String) {
         if let Err(mpsc::TrySendError::Full(_)) =
-            self.queue.try_send((Arc::clone(driver), stream, line))
+            self.queue
+                .try_send(Queued::Line(Arc::clone(driver), stream, line))
         {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits (up to `timeout`) until every line queued so far is written: at exit, so
+    /// the last lines of the drivers are not lost.
+    pub fn flush(&self, timeout: std::time::Duration) {
+        let (done, wait) = mpsc::sync_channel(1);
+        if self.queue.send(Queued::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(timeout);
         }
     }
 }
@@ -95,7 +118,18 @@ fn write_line(syslog: Option<&UnixDatagram>, driver: &str, stream: Stream, line:
 /// A pipe whose read end a thread turns into tagged lines for as long as the driver
 /// exists; every instance of the driver writes to the same write end.
 pub struct LinePump {
-    write: OwnedFd,
+    write: Option<OwnedFd>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LinePump {
+    /// Closes the write end, then waits for the reader to pass on what is left.
+    fn drop(&mut self) {
+        drop(self.write.take());
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
 }
 
 impl LinePump {
@@ -103,7 +137,7 @@ impl LinePump {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .context("cannot create an output pipe")?;
         let name: Arc<str> = Arc::from(driver);
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name(format!("{driver}-{stream:?}").to_lowercase())
             .stack_size(64 * 1024)
             .spawn(move || {
@@ -119,11 +153,14 @@ impl LinePump {
                 }
             })
             .context("cannot start an output thread")?;
-        Ok(LinePump { write })
+        Ok(LinePump {
+            write: Some(write),
+            reader: Some(reader),
+        })
     }
 
     pub fn fd(&self) -> RawFd {
-        self.write.as_raw_fd()
+        self.write.as_ref().map_or(-1, |w| w.as_raw_fd())
     }
 }
 
