@@ -111,6 +111,44 @@ expect "w r w r transaction refused by the bcm2835 driver" 1 ""
 vm_eq "  ... error" "i2c-tool: error: other" "$(echo "$err" | grep '^i2c-tool:')"
 has "  ... logged" "$err" "I2C_RDWR: the adapter does not support this operation"
 
+# ================================================================ resident host: hot update on a real bus
+# temp-sensor runs under `wasi-hw serve`, reading every 20 ms through i2c-dev; it is
+# hot-updated to a second build (the interpreted .wasm) and back while the temperature is
+# changed over QMP. Every reading is one of the temperatures set (none failed or torn),
+# each of them is seen, and the host's counters show no failed or half-done transaction.
+tmp105_set 21000
+cat > /tmp/drivers.toml <<EOF
+[host]
+socket = "/tmp/wasi-hw.sock"
+
+[[driver]]
+name = "temp"
+module = "$PWD/temp-sensor.aot"
+args = ["--bus", "$BUS", "--count", "100000000", "--interval-ms", "20"]
+i2c = ["$BUS:0x48"]
+EOF
+./wasi-hw serve --config /tmp/drivers.toml >/tmp/serve.out 2>/tmp/serve.err &
+serve_pid=$!
+ctl() { ./wasi-hw ctl --socket /tmp/wasi-hw.sock "$@"; }
+vm_check "serve: the driver runs" vm_wait 60 sh -c "./wasi-hw ctl --socket /tmp/wasi-hw.sock status temp | grep -qx 'state: running'"
+sleep 1
+vm_eq "serve: hot update to the interpreted build" "updated temp" "$(ctl update temp "$PWD/temp-sensor.wasm" | cut -d: -f1)"
+tmp105_set 23500
+sleep 1
+vm_eq "serve: hot update back to the AOT build" "updated temp" "$(ctl update temp "$PWD/temp-sensor.aot" | cut -d: -f1)"
+tmp105_set 26000
+sleep 1
+st=$(ctl status temp)
+vm_eq "serve: three instances, one per module" "runs: 3" "$(echo "$st" | grep '^runs:')"
+vm_check "serve: no failed and no half-done transaction" sh -c "echo '$st' | grep -q '^i2c $BUS: [0-9]* transactions, 0 failed, 0 in flight'"
+kill "$serve_pid"; wait "$serve_pid"
+vm_eq "serve: exits cleanly on SIGTERM" 0 "$?"
+vm_eq "serve: every reading is a temperature that was set" "" \
+  "$(grep -v -E '^temp: temperature: (21.00|23.50|26.00) C$' /tmp/serve.out | head -n 3)"
+for t in 21.00 23.50 26.00; do
+  vm_check "serve: $t C read before or after an update" grep -qx "temp: temperature: $t C" /tmp/serve.out
+done
+
 # ================================================================ USB on dwc2 (behind QEMU's hub at 1-1)
 vm_check "usb-storage (1-1.1) bound to usb-storage, disk probed" vm_wait 120 usb_disk_ready 1-1.1:1.0
 vm_check "usb-mouse (1-1.2) and usb-kbd (1-1.3) bound to usbhid" vm_wait 60 \
