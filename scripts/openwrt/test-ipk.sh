@@ -212,13 +212,13 @@ procd_close_instance() { echo "  command $_cmd"; echo "end"; }
 procd_add_reload_trigger() { echo "reload-trigger $*"; }
 EOF
 
-mkdir -p "$work/mods"
-: > "$work/mods/a.aot"
-: > "$work/mods/b.aot"
+# Two packaged drivers stand in for the configured modules (the host checks them).
+a=${aots[0]}
+b=${aots[$(( ${#aots[@]} > 1 ? 1 : 0 ))]}
 cat > "$work/test.config" <<EOF
 config driver 'temp'
 	option enabled '1'
-	option module '$work/mods/a.aot'
+	option module '$a'
 	list i2c '/dev/i2c-1:0x48,0x49'
 	list i2c 'sim:0x50'
 	list args '--bus'
@@ -227,16 +227,17 @@ config driver 'temp'
 
 config driver 'usbdev'
 	option enabled 'yes'
-	option module '$work/mods/b.aot'
+	option module '$b'
 	list usb '0781:5567'
 	list env 'A=1'
 	list dir '/tmp::/data'
 	option stack_size '131072'
 	option respawn '0'
+	option every_ms '60000'
 
 config driver 'off'
 	option enabled '0'
-	option module '$work/mods/a.aot'
+	option module '$a'
 
 config driver 'gone'
 	option enabled '1'
@@ -246,37 +247,69 @@ config other 'x'
 	option enabled '1'
 EOF
 uci_to_sh "$work/test.config" > "$work/test.sh"
-got=$(UCI_SH="$work/test.sh" sh -c ". '$work/stubs.sh'; . '$init'; start_service; service_triggers" 2> "$work/init.err") \
+toml="$work/wasi-hw.toml"
+got=$(UCI_SH="$work/test.sh" sh -c ". '$work/stubs.sh'; . '$init'; CONF='$toml'; start_service; service_triggers" 2> "$work/init.err") \
   || fail "init script: start_service failed: $(cat "$work/init.err")"
-expected="instance temp
+expected="instance serve
   env RUST_LOG=debug
-  respawn 3600 5 5
+  respawn 
   stdout 1
   stderr 1
-  file $work/mods/a.aot
-  command [/usr/bin/wasi-hw][run][--i2c][/dev/i2c-1:0x48,0x49][--i2c][sim:0x50][$work/mods/a.aot][--][--bus][two words]
-end
-instance usbdev
-  env RUST_LOG=warn
-  stdout 1
-  stderr 1
-  file $work/mods/b.aot
-  command [/usr/bin/wasi-hw][run][--usb][0781:5567][--env][A=1][--dir][/tmp::/data][--stack-size][131072][$work/mods/b.aot][--]
+  command [/usr/bin/wasi-hw][serve][--config][$toml]
 end
 reload-trigger wasi-hw"
 if [ "$got" = "$expected" ]; then
-  ok "init script: one procd instance per enabled driver with its grants, args and respawn"
+  ok "init script: one procd instance of wasi-hw serve, at the most verbose log level"
 else
   fail "init script procd calls differ:"
   diff <(echo "$expected") <(echo "$got") >&2 || true
 fi
+expected_toml="# Written by /etc/init.d/wasi-hw from /etc/config/wasi-hw; edit that instead.
+[host]
+socket = \"/var/run/wasi-hw.sock\"
+
+[[driver]]
+name = \"temp\"
+module = \"$a\"
+args = [\"--bus\", \"two words\"]
+i2c = [\"/dev/i2c-1:0x48,0x49\", \"sim:0x50\"]
+restart = \"always\"
+backoff_ms = 5000
+backoff_max_ms = 60000
+
+[[driver]]
+name = \"usbdev\"
+module = \"$b\"
+usb = [\"0781:5567\"]
+dirs = [\"/tmp::/data\"]
+env = { \"A\" = \"1\" }
+stack_size = 131072
+restart = \"never\"
+backoff_ms = 5000
+backoff_max_ms = 60000
+every_ms = 60000"
+if [ "$(cat "$toml")" = "$expected_toml" ]; then
+  ok "init script: each enabled driver section becomes a [[driver]] table with its grants, args and restart"
+else
+  fail "generated $toml differs:"
+  diff <(echo "$expected_toml") "$toml" >&2 || true
+fi
 check "init script: a driver whose module is missing is reported on stderr" \
   grep -q "driver 'gone'.*not found" "$work/init.err"
+if command -v qemu-arm-static >/dev/null; then
+  check "the packaged binary accepts the generated config (serve --check)" \
+    sh -c "qemu-arm-static '$bin' serve --check --config '$toml' > '$work/check.out' 2>&1"
+  check "serve --check lists both drivers" \
+    sh -c "grep -q '^temp: ' '$work/check.out' && grep -q '^usbdev: .*every 60000 ms' '$work/check.out'"
+fi
+check "init script: reload regenerates the config and asks the running host to reload" \
+  sh -c "sed -n '/^reload_service()/,/^}/p' '$init' | grep -q 'ctl --socket \"\$SOCK\" reload'"
 
-# The shipped config starts nothing (every driver disabled by default).
-got=$(UCI_SH="$work/shipped.sh" sh -c ". '$work/stubs.sh'; . '$init'; start_service") \
+# The shipped config starts no driver (every driver disabled by default).
+UCI_SH="$work/shipped.sh" sh -c ". '$work/stubs.sh'; . '$init'; CONF='$work/shipped.toml'; start_service" > /dev/null \
   || fail "init script: start_service failed on the shipped config"
-check "shipped config: no driver enabled by default" test -z "$got"
+check "shipped config: no driver enabled by default" \
+  sh -c "! grep -q '^\[\[driver\]\]' '$work/shipped.toml'"
 
 echo
 if [ "$failures" -gt 0 ]; then
