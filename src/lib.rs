@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod coldstart;
+pub mod signing;
 pub mod timings;

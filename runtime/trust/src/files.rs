@@ -30,8 +30,9 @@ pub(crate) fn parse(text: &[u8]) -> Result<B64File, String> {
         .ok_or_else(|| format!("the first line does not start with {COMMENT_HEADER:?}"))?;
     let data = lines
         .next()
-        .ok_or("no base64 line after the comment")?
-        .trim_end_matches('\r');
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+        .ok_or("no base64 line after the comment")?;
     // signify -e puts the message after the signature: not a detached signature.
     if lines.any(|l| !l.is_empty()) {
         return Err("text after the base64 line (an embedded signature, signify -e?)".into());
@@ -188,6 +189,7 @@ mod tests {
         let err = |t: &str| parse(t.as_bytes()).err().unwrap();
         assert!(err("comment: x\nRWQ=\n").contains("first line"));
         assert!(err("untrusted comment: x").contains("no base64 line"));
+        assert!(err("untrusted comment: x\n").contains("no base64 line"));
         assert!(err("untrusted comment: x\n!!!\n").contains("not base64"));
         assert!(err("untrusted comment: x\nRWQ=\nhello\n").contains("embedded"));
         assert!(parse(b"untrusted comment: \xff\nRWQ=\n").is_err());

@@ -21,4 +21,4 @@ pub use files::{
 };
 pub use keyring::{Keyring, TrustedKey};
 pub use keys::{KeyNumber, PublicKey, SecretKey, Signature};
-pub use policy::{verify_file, Policy, Verdict, DEFAULT_KEYS_DIR};
+pub use policy::{verify_file, Policy, Verdict, Verified, DEFAULT_KEYS_DIR};

@@ -34,11 +34,17 @@ impl Default for Policy {
     }
 }
 
+/// A signature that verified: by this trusted key, from this file of the keys directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub key: KeyNumber,
+    pub key_file: PathBuf,
+}
+
 /// The outcome of a check that let the module through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Signed by this trusted key (from this file of the keys directory).
-    Verified { key: KeyNumber, key_file: PathBuf },
+    Verified(Verified),
     /// A `.wasm` under a policy that does not require its signature: not checked.
     NotRequired,
     /// Not checked because the policy allows unsigned modules.
@@ -64,7 +70,7 @@ impl Policy {
             return Ok(Verdict::NotRequired);
         }
         let keyring = Keyring::load(&self.keys_dir)?;
-        verify_file(module, bytes, native, &keyring)
+        verify_file(module, bytes, native, &keyring).map(Verdict::Verified)
     }
 }
 
@@ -75,7 +81,7 @@ pub fn verify_file(
     bytes: &[u8],
     native: bool,
     keyring: &Keyring,
-) -> Result<Verdict, Error> {
+) -> Result<Verified, Error> {
     let sig_path = signature_path(module);
     if !sig_path.exists() {
         return Err(Error::Unsigned {
@@ -109,7 +115,7 @@ pub fn verify_file(
         signature.number,
         trusted.file.display()
     );
-    Ok(Verdict::Verified {
+    Ok(Verified {
         key: signature.number,
         key_file: trusted.file.clone(),
     })
@@ -169,10 +175,10 @@ mod tests {
         let m = f.module("m.aot", b"\0aot code", true);
         assert_eq!(
             f.policy().check(&m, b"\0aot code", true).unwrap(),
-            Verdict::Verified {
+            Verdict::Verified(Verified {
                 key: f.key.number,
                 key_file: f.dir.path().join("keys/dev.pub")
-            }
+            })
         );
         let err = f.policy().check(&m, b"\0aot codf", true).unwrap_err();
         assert!(
@@ -226,7 +232,7 @@ mod tests {
         let signed = f.module("s.wasm", b"\0asm", true);
         assert!(matches!(
             strict.check(&signed, b"\0asm", false).unwrap(),
-            Verdict::Verified { .. }
+            Verdict::Verified(_)
         ));
     }
 
