@@ -34,8 +34,10 @@ pub enum Command {
     /// `wasi-hw coldstart -n 50 -- --i2c /dev/i2c-1:0x48 sensor.aot --bus /dev/i2c-1`.
     Coldstart(crate::coldstart::ColdstartArgs),
     /// Make a signing key pair (signify/usign format, no passphrase).
+    #[cfg(feature = "aot-compiler")]
     Keygen(crate::signing::KeygenArgs),
     /// Sign files with a secret key: writes FILE.sig (signify-compatible).
+    #[cfg(feature = "aot-compiler")]
     Sign(crate::signing::SignArgs),
     /// Verify FILE.sig against the trusted keys.
     Verify(crate::signing::VerifyArgs),

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
             print!("{s}");
             0
         }),
+        #[cfg(feature = "aot-compiler")]
         Command::Keygen(args) => print_output(wasi_hw::signing::keygen(&args)),
+        #[cfg(feature = "aot-compiler")]
         Command::Sign(args) => print_output(wasi_hw::signing::sign(&args)),
         Command::Verify(args) => print_output(wasi_hw::signing::verify(&args)),
         Command::Coldstart(args) => wasi_hw::coldstart::coldstart(args).map(|s| {

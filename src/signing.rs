@@ -1,6 +1,8 @@
 //! `wasi-hw keygen`, `sign` and `verify`, and the signature options of `run`: a thin layer
 //! over `wasi-hw-trust`. The files are signify's and usign's: `signify-openbsd -V` verifies
 //! what `wasi-hw sign` writes, and `wasi-hw verify` what `signify-openbsd -S` writes.
+//! `keygen` and `sign` are in the build with the compiler, where modules are made; a
+//! gateway build only verifies (and so carries no signing code: ~40 KB less).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,7 @@ impl TrustArgs {
     }
 }
 
+#[cfg(feature = "aot-compiler")]
 #[derive(Args, Debug)]
 pub struct KeygenArgs {
     /// Public key file to write (trust it by copying it into the keys directory).
@@ -47,6 +50,7 @@ pub struct KeygenArgs {
     pub comment: String,
 }
 
+#[cfg(feature = "aot-compiler")]
 #[derive(Args, Debug)]
 pub struct SignArgs {
     /// Secret key file (signify or `wasi-hw keygen`, without a passphrase).
@@ -67,6 +71,7 @@ pub struct VerifyArgs {
     pub files: Vec<PathBuf>,
 }
 
+#[cfg(feature = "aot-compiler")]
 pub fn keygen(args: &KeygenArgs) -> Result<String> {
     let key = wasi_hw_trust::write_key_pair(&args.public, &args.secret, &args.comment)?;
     Ok(format!(
@@ -77,6 +82,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<String> {
     ))
 }
 
+#[cfg(feature = "aot-compiler")]
 pub fn sign(args: &SignArgs) -> Result<String> {
     let key = wasi_hw_trust::read_secret_key(&args.secret)?;
     let mut out = String::new();
