@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 . scripts/lib.sh
+. scripts/lib/signing.sh
 
 # Builds go to their own target dirs so that features never unify across variants.
 log "building the CLI and the bench binaries"
@@ -54,6 +55,7 @@ if [ "$smoke" -eq 0 ]; then
   for g in temp-sensor i2c-bench; do
     cargo run --release --quiet -p wasi-hw-bench --example aot-variant -- \
       "target/guests/$g.wasm" "target/bench/guests/$g.nobc.aot" --no-bounds-checks
+    signing_sign target/release/wasi-hw "target/bench/guests/$g.nobc.aot"
   done
   if [ "$wasmtime" -eq 1 ]; then
     log "building bench/wasmtime (target/bench/wasmtime; first build takes minutes)"

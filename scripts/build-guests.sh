@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every guest driver of the guests/ workspace for wasm32-wasip1 into
 # target/guests/NAME.wasm, then AOT-compiles each with the host CLI into
-# target/guests/NAME.aot (x86_64) and, on request, NAME.TARGET.aot (e.g. armv7).
+# target/guests/NAME.aot (x86_64) and, on request, NAME.TARGET.aot (e.g. armv7). Every
+# .aot and .wasm is signed (FILE.sig) with the development key (scripts/lib/signing.sh).
 #
 #   scripts/build-guests.sh [--target armv7]... [--no-aot]
 #     --target T   also produce NAME.T.aot (repeatable; env WASI_HW_AOT_TARGETS="armv7 ...")
@@ -88,4 +89,8 @@ for name in "${names[@]}"; do
       || die "AOT compilation of $name.wasm for $t failed"
   done
 done
-echo "build-guests: AOT (${targets[*]}) done"
+# The .wasm files too: a policy may require their signatures (run --require-signature).
+for name in "${names[@]}"; do
+  signing_sign "$cli" "$out/$name.wasm" || die "signing $name.wasm failed"
+done
+echo "build-guests: AOT (${targets[*]}) done, all signed"

@@ -2,7 +2,8 @@
 # Installs everything wasi-hw needs on a fresh Debian 12 (bookworm) x86_64 machine:
 # apt packages for the WAMR build (clang/libclang for bindgen, LLVM 16 for the AOT
 # compiler), the Debian Rust toolchain used for wasm32 guests and armv7 cross builds,
-# QEMU 10 for the VM tests, and the WAMR 2.4.3 C sources (from the crate wamrx-sys 0.3.0).
+# QEMU 10 for the VM tests, the WAMR 2.4.3 C sources (from the crate wamrx-sys 0.3.0), and
+# this machine's development signing key (trusted in /etc/wasi-hw/keys; see lib/signing.sh).
 # Idempotent and quiet when there is nothing to do.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,7 @@ packages=(
   clang libclang-dev llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-  fonts-dejavu-core
+  fonts-dejavu-core signify-openbsd
 )
 . "$here/lib/debian.sh"
 
@@ -49,3 +50,19 @@ if ! qemu_ok; then
 fi
 
 "$here/fetch-wamr.sh"
+
+# The development key pair that signs the .aot files this machine builds, and its public
+# key trusted where `wasi-hw run` looks by default. signify-openbsd makes it (the runtime is
+# not built yet); -n: no passphrase, as the build signs unattended.
+. "$here/lib/signing.sh"
+if [ ! -f "$signing_secret" ]; then
+  echo "setup: making the development signing key $signing_secret"
+  mkdir -p "$signing_dir"
+  chmod 700 "$signing_dir"
+  rm -f "$signing_public"
+  signify-openbsd -G -n -c "wasi-hw development key of $(hostname)" -p "$signing_public" -s "$signing_secret"
+fi
+if ! cmp -s "$signing_public" "$signing_trusted"; then
+  echo "setup: trusting $signing_public as $signing_trusted"
+  $debian_sudo install -D -m 0644 "$signing_public" "$signing_trusted"
+fi

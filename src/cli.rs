@@ -1,4 +1,5 @@
-//! The `wasi-hw` command line: `run`, `compile`, `inspect`. A thin layer over the library
+//! The `wasi-hw` command line: `run`, `compile`, `inspect` (`keygen`, `sign`, `verify`: in
+//! `signing`). A thin layer over the library
 //! crates; every failure becomes one clear line on stderr.
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,14 @@ pub enum Command {
     /// Control a running `wasi-hw serve`: list, status, start, stop, restart, reload,
     /// update, invoke.
     Ctl(crate::service::CtlArgs),
+    /// Make a signing key pair (signify/usign format, no passphrase).
+    #[cfg(feature = "aot-compiler")]
+    Keygen(crate::signing::KeygenArgs),
+    /// Sign files with a secret key: writes FILE.sig (signify-compatible).
+    #[cfg(feature = "aot-compiler")]
+    Sign(crate::signing::SignArgs),
+    /// Verify FILE.sig against the trusted keys.
+    Verify(crate::signing::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +84,8 @@ pub struct RunArgs {
     /// instantiate, run, in µs) as one line on stderr.
     #[arg(long)]
     pub timings: bool,
+    #[command(flatten)]
+    pub trust: crate::signing::TrustArgs,
     /// The module to run.
     pub module: PathBuf,
     /// Arguments passed to the guest (after its program name).
@@ -153,7 +164,7 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
         .collect();
     let hosts: Vec<&Path> = preopens.iter().map(|(h, _)| h.as_path()).collect();
     wasi_hw_wiring::refuse_module_in_preopens(&args.module, &hosts)?;
-    let file = wasi_hw_wiring::read_module(&args.module)?;
+    let file = wasi_hw_wiring::read_module_trusted(&args.module, &args.trust.policy())?;
     timings.mark("read");
     let engine = Engine::new()?;
     timings.mark("init");

@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod coldstart;
 pub mod service;
+pub mod signing;
 pub mod timings;

@@ -3,6 +3,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use wasi_hw::cli::{self, Cli, Command};
 
+fn print_output(result: anyhow::Result<String>) -> anyhow::Result<i32> {
+    result.map(|s| {
+        print!("{s}");
+        0
+    })
+}
+
 fn main() -> ExitCode {
     let start = std::time::Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
@@ -17,6 +24,11 @@ fn main() -> ExitCode {
         }),
         Command::Serve(args) => wasi_hw::service::serve(args),
         Command::Ctl(args) => wasi_hw::service::ctl(args),
+        #[cfg(feature = "aot-compiler")]
+        Command::Keygen(args) => print_output(wasi_hw::signing::keygen(&args)),
+        #[cfg(feature = "aot-compiler")]
+        Command::Sign(args) => print_output(wasi_hw::signing::sign(&args)),
+        Command::Verify(args) => print_output(wasi_hw::signing::verify(&args)),
         Command::Coldstart(args) => wasi_hw::coldstart::coldstart(args).map(|s| {
             print!("{s}");
             0

@@ -1,6 +1,10 @@
 //! End-to-end tests of the `wasi-hw` binary: WASI guests interpreted and AOT-compiled,
 //! the compiler's targets, and the errors users see for bad input.
 //! Needs `scripts/build-guests.sh` to have built target/guests/hello.wasm (scripts/test.sh does).
+//! Every `.aot` here is signed with the tests' key, and every `run` trusts only that key
+//! (`--keys`); the signature errors themselves are tested in tests/signatures.rs.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,8 +25,14 @@ fn guest(name: &str) -> PathBuf {
     p
 }
 
+/// Runs the CLI; `run` trusts the tests' key (`--keys`) unless the arguments say otherwise.
 fn run(args: &[&str]) -> Output {
-    let out = cli().args(args).output().expect("spawn wasi-hw");
+    let keys = common::test_key().keys_dir.to_str().unwrap();
+    let mut args = args.to_vec();
+    if args.first() == Some(&"run") && !args.contains(&"--keys") {
+        args.splice(1..1, ["--keys", keys]);
+    }
+    let out = cli().args(&args).output().expect("spawn wasi-hw");
     // A crash (signal) would leave no exit code: every failure must be a clean exit.
     assert!(
         out.status.code().is_some(),
@@ -49,6 +59,9 @@ fn compile(wasm: &Path, out: &Path, target: &str) {
         target,
     ]);
     assert!(o.status.success(), "compile failed: {}", stderr(&o));
+    let secret = common::test_key().secret.to_str().unwrap();
+    let o = run(&["sign", "-s", secret, out.to_str().unwrap()]);
+    assert!(o.status.success(), "sign failed: {}", stderr(&o));
 }
 
 fn wat_file(dir: &Path, name: &str, wat: &str) -> PathBuf {
@@ -209,9 +222,10 @@ fn runaway_recursion_on_the_main_thread_is_a_trap_whatever_the_stack_limit() {
         let o = Command::new("sh")
             .args([
                 "-c",
-                &format!("ulimit -s {limit} && exec \"$0\" run \"$1\""),
+                &format!("ulimit -s {limit} && exec \"$0\" run --keys \"$2\" \"$1\""),
             ])
             .args([bin, aot.to_str().unwrap()])
+            .arg(&common::test_key().keys_dir)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "ulimit -s {limit}: {o:?}");
@@ -268,9 +282,11 @@ fn bad_input_gives_one_line_errors() {
     let bytes = std::fs::read(&aot).unwrap();
     let truncated = tmp.path().join("truncated.aot");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    // Signed as it is: the section walk refuses it before WAMR parses it.
+    common::sign(&truncated);
     check(
         &["run", truncated.to_str().unwrap()],
-        "failed to load module",
+        "corrupt AOT file: text section at offset",
     );
     let mut corrupt = bytes.clone();
     for b in corrupt.iter_mut().skip(64).step_by(7) {
@@ -278,6 +294,7 @@ fn bad_input_gives_one_line_errors() {
     }
     let corrupt_path = tmp.path().join("corrupt.aot");
     std::fs::write(&corrupt_path, &corrupt).unwrap();
+    common::sign(&corrupt_path);
     let o = run(&["run", corrupt_path.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),

@@ -161,9 +161,14 @@ fn ungranted_address_is_refused_without_bus_traffic() {
 
 #[test]
 fn cli_runs_the_aot_driver_with_the_default_simulated_sensor() {
+    let tmp = tempfile::tempdir().unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
-        .args(["run", "--i2c", "sim:0x48"])
-        .arg(common::guest_path("temp-sensor", "aot"))
+        .args(["run", "--i2c", "sim:0x48", "--keys"])
+        .arg(&common::test_key().keys_dir)
+        .arg(common::signed_copy(
+            &common::guest_path("temp-sensor", "aot"),
+            tmp.path(),
+        ))
         .args(["--", "--bus", "sim", "--addr", "0x48", "--count", "2"])
         .output()
         .unwrap();

@@ -86,9 +86,14 @@ fn hid_reader_gets_reports_in_order() {
 #[test]
 fn cli_lists_the_simulated_devices() {
     // The "done when": `wasi-hw run --usb sim lsusb.aot`.
+    let tmp = tempfile::tempdir().unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
-        .args(["run", "--usb", "sim"])
-        .arg(common::guest_path("lsusb", "aot"))
+        .args(["run", "--usb", "sim", "--keys"])
+        .arg(&common::test_key().keys_dir)
+        .arg(common::signed_copy(
+            &common::guest_path("lsusb", "aot"),
+            tmp.path(),
+        ))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

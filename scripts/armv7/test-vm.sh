@@ -13,6 +13,7 @@ root=$PWD
 host="${WASI_HW_HOST_BIN:-$root/target/release/wasi-hw}"
 me=test-armv7-vm
 . scripts/lib.sh
+. scripts/lib/signing.sh
 [ -x "$host" ] || die "$host missing: cargo build --release"
 [ -x target/armv7/wasi-hw ] || die "target/armv7/wasi-hw missing: run scripts/armv7/cross.sh"
 [ -f target/guests/temp-sensor.armv7.aot ] || die "target/guests/temp-sensor.armv7.aot missing: run scripts/armv7/cross.sh"
@@ -22,10 +23,15 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/payload"
 cp target/armv7/wasi-hw "$work/payload/"
 cp target/guests/temp-sensor.armv7.aot "$work/payload/temp-sensor.aot"
+cp target/guests/temp-sensor.armv7.aot.sig "$work/payload/temp-sensor.aot.sig"
 arm-linux-gnueabihf-gcc -O1 -marm -static -o "$work/payload/probe" tests/armv7/unaligned-probe.c
 wat2wasm tests/armv7/unaligned.wat -o "$work/unaligned.wasm"
 "$host" compile "$work/unaligned.wasm" -o "$work/payload/unaligned.aot" --target armv7
 "$host" compile "$work/unaligned.wasm" -o "$work/unaligned.x86.aot" --target x86_64
+# Signed with the development key, which the VM trusts from the payload's keys/ (the VM's
+# init installs it in /etc/wasi-hw/keys).
+signing_sign "$host" "$work/payload/unaligned.aot" "$work/unaligned.x86.aot"
+signing_keys_dir_for "$work/payload" >/dev/null
 "$host" run "$work/unaligned.x86.aot" > "$work/payload/unaligned.expected"
 
 scripts/vm/vm-test.sh raspi2b --payload "$work/payload" --test tests/armv7/vm-gateway.sh --timeout 240 \

@@ -34,6 +34,8 @@ arm="$root/target/armv7/wasi-hw"
 guests="$root/target/guests"
 me=test-armv7
 . scripts/lib.sh
+# Every .aot run here is signed with the development key that /etc/wasi-hw/keys trusts.
+. scripts/lib/signing.sh
 [ -x "$host" ] || die "$host missing: cargo build --release"
 [ -x "$arm" ] || die "$arm missing: run scripts/armv7/cross.sh"
 command -v qemu-arm-static >/dev/null || die "qemu-arm-static missing: run scripts/setup.sh"
@@ -62,12 +64,13 @@ echo "ok: qemu-arm-static faults on unaligned LDRD/LDM/VLDR and allows unaligned
 # --- 2. modules: guests plus the unaligned-access test ---------------------------------
 command -v wat2wasm >/dev/null || die "wat2wasm missing (package wabt, scripts/setup.sh)"
 wat2wasm tests/armv7/unaligned.wat -o "$work/unaligned.wasm"
-aot_of() { # WASM TARGET: the .aot next to it, compiled if missing or older
+aot_of() { # WASM TARGET: the .aot next to it, compiled if missing or older, and signed
   local wasm=$1 t=$2 aot
   if [ "$t" = x86_64 ]; then aot="${wasm%.wasm}.aot"; else aot="${wasm%.wasm}.$t.aot"; fi
   if [ ! -f "$aot" ] || [ "$aot" -ot "$wasm" ] || [ "$aot" -ot "$host" ]; then
     "$host" compile "$wasm" -o "$aot" --target "$t" >&2 || return 1
   fi
+  signing_sign "$host" "$aot" || return 1
   echo "$aot"
 }
 
@@ -116,8 +119,8 @@ for c in "${cases[@]}"; do
   arm_aot=$(aot_of "$wasm" armv7) || { fail "compiling $wasm for armv7"; continue; }
   d16_aot="$work/$name.d16.aot"
   if [ ! -f "$d16_aot" ]; then
-    "$host" compile "$wasm" -o "$d16_aot" --target armv7 --cpu cortex-a9 --cpu-features=-neon,-d32 \
-      || { fail "compiling $wasm for armv7 VFPv3-D16"; continue; }
+    { "$host" compile "$wasm" -o "$d16_aot" --target armv7 --cpu cortex-a9 --cpu-features=-neon,-d32 &&
+      signing_sign "$host" "$d16_aot"; } || { fail "compiling $wasm for armv7 VFPv3-D16"; continue; }
   fi
   # Word splitting of $opts/$gargs is intended: they are lists of plain words.
   # shellcheck disable=SC2086
@@ -159,9 +162,9 @@ done
 
 # --- 3. unit and integration tests of the runtime crates, cross-compiled, under qemu ---
 if [ "$unit" -eq 1 ]; then
-  echo "test-armv7: cargo test for armv7 (runtime, policy, i2c, usb) under qemu-arm-static"
+  echo "test-armv7: cargo test for armv7 (runtime, policy, trust, i2c, usb) under qemu-arm-static"
   if ! scripts/armv7/cross.sh cargo test --quiet --locked \
-      -p wasi-hw-engine -p wasi-hw-policy -p wasi-hw-i2c -p wasi-hw-usb; then
+      -p wasi-hw-engine -p wasi-hw-policy -p wasi-hw-trust -p wasi-hw-i2c -p wasi-hw-usb; then
     fail "armv7 cargo test"
   fi
 fi

@@ -61,11 +61,15 @@ trap 'rm -rf "$work"' EXIT
 data="$work/data"
 ctrl="$work/control"
 mkdir -p "$data/usr/bin" "$data/etc/init.d" "$data/etc/config" "$data/usr/lib/wasi-hw" "$ctrl"
+mkdir -p "$data/etc/wasi-hw/keys"
 
 install -m 0755 "$bin" "$data/usr/bin/wasi-hw"
 install -m 0755 "$files/wasi-hw.init" "$data/etc/init.d/wasi-hw"
 # 0600 like the SDK's INSTALL_CONF.
 install -m 0600 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
+# The trusted keys directory, without a key: whoever installs the package trusts the key
+# that signs their drivers (the README there says how). Never a secret key.
+install -m 0644 "$files/keys-README" "$data/etc/wasi-hw/keys/README"
 shopt -s nullglob
 drivers=()
 for aot in "$root"/target/guests/*.armv7.aot; do
@@ -73,6 +77,9 @@ for aot in "$root"/target/guests/*.armv7.aot; do
   # Demos and benchmarks stay out of the package.
   case "$name" in hello|*bench*) continue ;; esac
   install -m 0644 "$aot" "$data/usr/lib/wasi-hw/$name.aot"
+  # The signature from the build (scripts/lib/aot.sh signs every .aot it compiles).
+  [ -f "$aot.sig" ] || die "$aot.sig missing: rebuild it with scripts/armv7/cross.sh"
+  install -m 0644 "$aot.sig" "$data/usr/lib/wasi-hw/$name.aot.sig"
   drivers+=("$name")
 done
 [ ${#drivers[@]} -gt 0 ] || echo "build-ipk: warning: no target/guests/*.armv7.aot, packaging no drivers" >&2

@@ -79,7 +79,7 @@ done
 
 # --- data: paths, modes ---
 mode() { stat -c %a "$1"; }
-expected_paths="./etc ./etc/config ./etc/config/wasi-hw ./etc/init.d ./etc/init.d/wasi-hw ./usr ./usr/bin ./usr/bin/wasi-hw ./usr/lib ./usr/lib/wasi-hw"
+expected_paths="./etc ./etc/config ./etc/config/wasi-hw ./etc/init.d ./etc/init.d/wasi-hw ./etc/wasi-hw ./etc/wasi-hw/keys ./etc/wasi-hw/keys/README ./usr ./usr/bin ./usr/bin/wasi-hw ./usr/lib ./usr/lib/wasi-hw"
 got_paths=$(cd "$work/data" && find . -mindepth 1 ! -path './usr/lib/wasi-hw/*' | sort | tr '\n' ' ')
 check "data holds exactly the expected paths (got: $got_paths)" test "$got_paths" = "$expected_paths "
 bin="$work/data/usr/bin/wasi-hw"
@@ -92,17 +92,26 @@ desc=$(file -b "$bin")
 check "/usr/bin/wasi-hw is a static 32-bit ARM EABI5 executable ($desc)" \
   sh -c "case '$desc' in *'ELF 32-bit LSB'*ARM*EABI5*static*) true ;; *) false ;; esac"
 check "/usr/bin/wasi-hw is stripped" sh -c "case '$desc' in *', stripped'*) true ;; *) false ;; esac"
+check "/etc/wasi-hw/keys holds no key (the README only)" \
+  test "$(ls -A "$work/data/etc/wasi-hw/keys")" = README
+# A signify/usign secret key's base64 line starts with RWRCS ("EdBK").
+check "the package holds no secret key" sh -c "! grep -rqa '^RWRCS' '$work/data'"
 shopt -s nullglob
-aots=("$work"/data/usr/lib/wasi-hw/*)
+aots=("$work"/data/usr/lib/wasi-hw/*.aot)
+others=("$work"/data/usr/lib/wasi-hw/*)
 shopt -u nullglob
 check "/usr/lib/wasi-hw holds at least one driver" test ${#aots[@]} -ge 1
+check "/usr/lib/wasi-hw holds only drivers and their signatures" test ${#others[@]} -eq $((2 * ${#aots[@]}))
 for aot in "${aots[@]}"; do
   n=${aot##*/}
-  check "driver $n is a .aot file of mode 644" sh -c "case '$n' in *.aot) test \"\$(stat -c %a '$aot')\" = 644 ;; *) false ;; esac"
+  check "driver $n is of mode 644" test "$(stat -c %a "$aot")" = 644
   check "driver $n starts with the AOT magic" test "$(head -c 4 "$aot" | od -An -c | tr -d ' ')" = '\0aot'
+  check "driver $n has its signature $n.sig (mode 644)" test "$(stat -c %a "$aot.sig" 2>/dev/null)" = 644
 done
 
 # --- the packaged binary runs (qemu user mode) and accepts the packaged drivers ---
+. "$root/scripts/lib/signing.sh"
+dev_keys=$(signing_keys_dir_for "$work/trust")
 if command -v qemu-arm-static >/dev/null; then
   check "packaged binary runs under qemu-arm-static (--version)" \
     sh -c "qemu-arm-static '$bin' --version | grep -q '^wasi-hw '"
@@ -110,6 +119,9 @@ if command -v qemu-arm-static >/dev/null; then
     info=$(qemu-arm-static "$bin" inspect "$aot" 2>&1 || true)
     check "packaged binary inspects ${aot##*/} as an armv7 AOT module" \
       sh -c "printf '%s\n' '$info' | grep -qi '^target: armv7'"
+    # With this machine's development key trusted, as a router that trusts the builder.
+    check "packaged binary verifies ${aot##*/}.sig with the builder's key" \
+      sh -c "qemu-arm-static '$bin' verify --keys '$dev_keys' '$aot' >/dev/null"
   done
 else
   fail "qemu-arm-static missing (scripts/setup.sh installs qemu-user-static)"

@@ -83,9 +83,13 @@ for wasm in target/guests/*.wasm; do
     aot_compile "$host_cli" "$wasm" "$aot" x86_64 >/dev/null
   fi
   [ -f "$aot" ] || die "$aot was not built"
+  [ -f "$aot.sig" ] || die "$aot.sig missing (scripts/lib/aot.sh signs what it compiles)"
   cp "$aot" "$out/$name.aot"
+  cp "$aot.sig" "$out/$name.aot.sig"
   n=$((n + 1))
 done
+# The key that signed them, trusted by the VM (its init installs keys/ in /etc/wasi-hw/keys).
+signing_keys_dir_for "$out" >/dev/null
 for name in "${required[@]}"; do
   [ -f "$out/$name.aot" ] || die "guest $name missing (target/guests/$name.wasm not built)"
 done

@@ -83,3 +83,51 @@ pub fn run_guest(
         stderr: read(&mut err),
     }
 }
+
+/// The signing key of the tests and a keys directory that trusts only it (the built guests
+/// are signed with the developer's key, which the tests do not rely on). Made once, under
+/// cargo's target tmp dir, and reused by later runs.
+pub struct TestKey {
+    pub keys_dir: PathBuf,
+    pub secret: PathBuf,
+}
+
+pub fn test_key() -> &'static TestKey {
+    static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-signing-key");
+        let key = TestKey {
+            keys_dir: base.join("keys"),
+            secret: base.join("test.sec"),
+        };
+        if !key.secret.exists() {
+            // Made aside and renamed into place: test binaries may race to make it.
+            let aside = base.with_extension(format!("new-{}", std::process::id()));
+            std::fs::create_dir_all(aside.join("keys")).unwrap();
+            wasi_hw_trust::write_key_pair(
+                &aside.join("keys/test.pub"),
+                &aside.join("test.sec"),
+                "wasi-hw tests",
+            )
+            .unwrap();
+            if std::fs::rename(&aside, &base).is_err() {
+                std::fs::remove_dir_all(&aside).unwrap();
+            }
+        }
+        key
+    })
+}
+
+/// Signs `file` with the test key (writes `file.sig`).
+pub fn sign(file: &Path) {
+    let key = wasi_hw_trust::read_secret_key(&test_key().secret).unwrap();
+    wasi_hw_trust::sign_file(file, &key).unwrap();
+}
+
+/// A copy of `src` in `dir`, signed with the test key.
+pub fn signed_copy(src: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join(src.file_name().unwrap());
+    std::fs::copy(src, &copy).unwrap();
+    sign(&copy);
+    copy
+}

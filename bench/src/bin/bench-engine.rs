@@ -11,7 +11,8 @@
 //! - `register`: the native symbol tables the module can import (WASI-I2C, WASI-USB), as
 //!   the CLI does (after the read: the choice depends on the module's bytes);
 //! - `read`, `load`: opening the file (an .aot only root or this user can change is mapped,
-//!   anything else read), `Module::from_file` (.aot → AOT, .wasm → interpreter);
+//!   anything else read) and verifying its signature, `Module::from_file` (.aot → AOT, .wasm
+//!   → interpreter);
 //! - `instantiate`: `Instance::new` (WASI context, linear memory, exec env) and the I2C host
 //!   state for the grants (default `--i2c sim:0x48`; USB state only with `--usb`, as in the CLI);
 //! - `run`: the first call, `_start` (the whole driver run, first I2C transaction included);
@@ -64,8 +65,10 @@ fn run(start: Instant) -> Result<i32> {
     let t0 = Instant::now();
     let engine = Engine::new()?;
     let t1 = Instant::now();
-    // As the CLI: read once (kind and .aot target checked), only the tables it imports.
-    let file = wasi_hw_wiring::read_module(std::path::Path::new(&path))?;
+    // As the CLI: read once (kind and .aot target checked, signature verified against the
+    // default keys directory), only the tables it imports.
+    let policy = wasi_hw_trust::Policy::default();
+    let file = wasi_hw_wiring::read_module_trusted(std::path::Path::new(&path), &policy)?;
     let t2 = Instant::now();
     wasi_hw_wiring::register_for(&engine, &file)?;
     let t3 = Instant::now();

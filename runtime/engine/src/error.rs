@@ -11,6 +11,8 @@ pub enum Error {
     Read(String),
     #[error("truncated or corrupt AOT header")]
     AotHeader,
+    #[error("corrupt AOT file: {0}")]
+    AotLayout(String),
     #[error(
         "AOT format version {0} is not supported (this runtime, WAMR 2.4.3, reads version {v}); recompile it with `wasi-hw compile`",
         v = crate::AOT_VERSION

@@ -23,7 +23,9 @@ pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, IntoHostFunc, ValType, WasmRet, WasmTy};
 pub use instance::{Instance, InstanceConfig, Val, WasiConfig, AOT_STACK_SIZE, INTERP_STACK_SIZE};
 pub use interrupt::{Interrupt, INTERRUPTED};
-pub use module::{AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION};
+pub use module::{
+    check_aot_sections, AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION,
+};
 pub use module_file::ModuleFile;
 pub use resource::{Resource, ResourceTable, TableError};
 pub use target::{Target, UnknownTarget};

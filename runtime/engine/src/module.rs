@@ -127,6 +127,92 @@ impl AotInfo {
     }
 }
 
+/// AOT section types in the order WAMR 2.4.3 requires them (`aot_runtime.h`), then any
+/// number of custom sections (type 100).
+const AOT_SECTIONS: [&str; 6] = [
+    "target info",
+    "init data",
+    "text",
+    "function",
+    "export",
+    "relocation",
+];
+const AOT_SECTION_CUSTOM: u32 = 100;
+/// The target-info section's fixed size (bin/abi/e_type, e_machine, e_version, e_flags,
+/// feature flags, reserved, 16-byte arch name).
+const AOT_TARGET_INFO_SIZE: u32 = 48;
+
+/// Walks an `.aot` file's section headers (`u32 type, u32 size`, each header 4-aligned, as
+/// WAMR reads them) and refuses, with one line saying where, a file whose sections run past
+/// its end, are of an unknown type or out of order, or that ends before the last required
+/// section. WAMR checks much of this while it parses; doing it first means a truncated or
+/// cut-and-spliced file never reaches the loader's pointer arithmetic.
+pub fn check_aot_sections(bytes: &[u8]) -> Result<(), Error> {
+    let layout = |msg: String| Error::AotLayout(msg);
+    let len = bytes.len();
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    if len < 8 || ModuleKind::detect(bytes) != Some(ModuleKind::Aot) {
+        return Err(Error::AotHeader);
+    }
+    let mut offset = 8;
+    let mut next_required = 0usize;
+    while offset < len {
+        offset = (offset + 3) & !3;
+        let (Some(kind), Some(size)) = (u32_at(offset), u32_at(offset + 4)) else {
+            return Err(layout(format!(
+                "a section header at offset {offset} is cut off by the end of the file ({len} bytes)"
+            )));
+        };
+        let name = match kind {
+            AOT_SECTION_CUSTOM => "custom",
+            k if (k as usize) < AOT_SECTIONS.len() => AOT_SECTIONS[k as usize],
+            k => {
+                return Err(layout(format!(
+                    "unknown section type {k} at offset {offset}"
+                )))
+            }
+        };
+        if kind != AOT_SECTION_CUSTOM {
+            if kind as usize != next_required {
+                let expected = AOT_SECTIONS.get(next_required).copied().unwrap_or("custom");
+                return Err(layout(format!(
+                    "{name} section at offset {offset} where the {expected} section belongs"
+                )));
+            }
+            next_required += 1;
+        } else if next_required < AOT_SECTIONS.len() {
+            return Err(layout(format!(
+                "custom section at offset {offset} before the {} section",
+                AOT_SECTIONS[next_required]
+            )));
+        }
+        if kind == 0 && size != AOT_TARGET_INFO_SIZE {
+            return Err(layout(format!(
+                "target info section of {size} bytes (it has {AOT_TARGET_INFO_SIZE})"
+            )));
+        }
+        let body = offset + 8;
+        if size as usize > len - body {
+            return Err(layout(format!(
+                "{name} section at offset {offset} claims {size} bytes, but the file has {} after its header",
+                len - body
+            )));
+        }
+        offset = body + size as usize;
+    }
+    if next_required < AOT_SECTIONS.len() {
+        return Err(layout(format!(
+            "the file ends ({len} bytes) before the {} section",
+            AOT_SECTIONS[next_required]
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) struct ModuleInner {
     pub(crate) raw: sys::wasm_module_t,
     // A .wasm's bytes: WAMR may point into (and modify) them until unload, so they are kept
@@ -212,6 +298,9 @@ impl Module {
         // keeps pointing into a .wasm's bytes (function bodies), so those stay with the
         // module, boxed before the load (turning a Vec into a Box may move it).
         let freeable = kind == ModuleKind::Aot;
+        if kind == ModuleKind::Aot {
+            check_aot_sections(bytes.as_slice())?;
+        }
         let mut bytes = match bytes {
             Bytes::Mapped(m) if freeable => Bytes::Mapped(m),
             other => Bytes::Boxed(other.into_vec().into_boxed_slice()),
@@ -312,6 +401,77 @@ mod tests {
         );
         assert_eq!(ModuleKind::detect(b"\x7fELF"), None);
         assert_eq!(ModuleKind::detect(b"\0a"), None);
+    }
+
+    /// A well-formed AOT layout: the six sections with small bodies (the export section's
+    /// odd size makes the next header need alignment, as in real files), then a custom one.
+    fn aot_layout() -> Vec<u8> {
+        let mut f = b"\0aot\x06\0\0\0".to_vec();
+        for (kind, size) in [
+            (0u32, 48u32),
+            (1, 8),
+            (2, 16),
+            (3, 4),
+            (4, 7),
+            (5, 12),
+            (100, 3),
+        ] {
+            while !f.len().is_multiple_of(4) {
+                f.push(0);
+            }
+            f.extend(kind.to_le_bytes());
+            f.extend(size.to_le_bytes());
+            f.extend(std::iter::repeat_n(0xab, size as usize));
+        }
+        f
+    }
+
+    fn layout_error(bytes: &[u8]) -> String {
+        match check_aot_sections(bytes) {
+            Err(Error::AotLayout(msg)) => msg,
+            other => panic!("expected a layout error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aot_sections_are_walked_to_the_end_of_the_file() {
+        let good = aot_layout();
+        check_aot_sections(&good).unwrap();
+        // Cut anywhere inside the sections: refused (a cut right after a section that is
+        // not the last required one too).
+        for cut in (9..good.len()).filter(|&c| c != good.len() - 11) {
+            assert!(check_aot_sections(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        // Without the custom section (its header at len - 11): still complete.
+        check_aot_sections(&good[..good.len() - 11]).unwrap();
+        assert!(layout_error(&good[..131]).contains("before the relocation section"));
+        assert!(layout_error(&good[..100]).contains("claims"));
+        assert!(matches!(
+            check_aot_sections(b"\0aot"),
+            Err(Error::AotHeader)
+        ));
+    }
+
+    #[test]
+    fn aot_section_sizes_types_and_order_are_checked() {
+        let good = aot_layout();
+        let with_u32 = |offset: usize, v: u32| {
+            let mut b = good.clone();
+            b[offset..offset + 4].copy_from_slice(&v.to_le_bytes());
+            b
+        };
+        // The init data section's header is at 8 + 8 + 48 = 64.
+        let huge = layout_error(&with_u32(68, u32::MAX));
+        assert!(
+            huge.contains("init data section at offset 64 claims 4294967295 bytes"),
+            "{huge}"
+        );
+        assert!(layout_error(&with_u32(64, 7)).contains("unknown section type 7 at offset 64"));
+        assert!(layout_error(&with_u32(64, 2))
+            .contains("text section at offset 64 where the init data"));
+        assert!(layout_error(&with_u32(64, 100)).contains("custom section at offset 64 before"));
+        assert!(layout_error(&with_u32(8, 1)).contains("where the target info section belongs"));
+        assert!(layout_error(&with_u32(12, 47)).contains("target info section of 47 bytes"));
     }
 
     #[test]

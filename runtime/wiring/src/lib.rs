@@ -1,7 +1,8 @@
 //! One path from grants to natives, used by the CLI, the tests and the benchmarks:
 //!
-//! 1. [`read_module`]: a module file read once, its kind detected once, an `.aot` for
-//!    another target refused before WAMR sees it;
+//! 1. [`read_module_trusted`] (or [`read_module`], without signatures): a module file read
+//!    once, its kind detected once, an `.aot` for another target refused and its signature
+//!    verified before WAMR sees it;
 //! 2. [`Grants`]: what an instance may touch, from `--i2c`/`--usb` values and grants files;
 //! 3. [`register_for`]: the native symbol tables a module imports from ([`imports`]),
 //!    registered with the engine before the module loads, and only those;
@@ -11,7 +12,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wasi_hw_engine::{Engine, Instance, ModuleFile};
+use wasi_hw_engine::{Engine, Instance, ModuleFile, ModuleKind};
 
 mod devices;
 mod grants;
@@ -19,6 +20,16 @@ pub mod imports;
 
 pub use devices::Devices;
 pub use grants::Grants;
+
+/// Reads a module file as [`read_module`] does, then checks it against the signature
+/// policy: `PATH.sig` is verified over the bytes just read (the same bytes the loader gets,
+/// so nothing can change in between) before any byte reaches WAMR. The one entry point for
+/// everything that loads modules for others (`run`, the resident host).
+pub fn read_module_trusted(path: &Path, policy: &wasi_hw_trust::Policy) -> Result<ModuleFile> {
+    let file = read_module(path)?;
+    policy.check(path, file.bytes(), file.kind() == ModuleKind::Aot)?;
+    Ok(file)
+}
 
 /// Reads a module file: `.wasm`, or an `.aot` this runtime can run (format version and
 /// target checked from the header, with a message that says how to rebuild it).
