@@ -16,6 +16,9 @@ pub struct ServeArgs {
     /// /var/run/wasi-hw.sock).
     #[arg(long)]
     pub socket: Option<PathBuf>,
+    /// Load .aot files without checking their signatures (development only; logged).
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Only check the configuration (syntax, grants, that each module is one this runtime
     /// runs), print the drivers and exit.
     #[arg(long)]
@@ -71,8 +74,10 @@ pub enum CtlVerb {
 pub fn serve(args: ServeArgs) -> Result<i32> {
     if args.check {
         let config = wasi_hw_resident::Config::read(&args.config)?;
+        let mut trust = config.host.trust_policy();
+        trust.allow_unsigned |= args.allow_unsigned;
         for d in &config.drivers {
-            let file = wasi_hw_wiring::read_module(&d.module).map_err(|e| {
+            let file = wasi_hw_wiring::read_module_trusted(&d.module, &trust).map_err(|e| {
                 anyhow::anyhow!(
                     "{}:{}: driver {:?}: {e:#}",
                     args.config.display(),
@@ -104,6 +109,7 @@ pub fn serve(args: ServeArgs) -> Result<i32> {
     }
     let options = wasi_hw_resident::HostOptions {
         compile: compiler(),
+        allow_unsigned: args.allow_unsigned,
     };
     wasi_hw_resident::serve(&args.config, args.socket.as_deref(), options)?;
     Ok(0)

@@ -373,7 +373,17 @@ fn a_bad_update_is_refused_and_the_old_driver_keeps_running() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
+    let unsigned = dir.join("unsigned.aot");
+    std::fs::copy(guest("temp-sensor.aot"), &unsigned).unwrap();
+    let tampered = dir.join("tampered.aot");
+    let mut bytes = std::fs::read(guest("temp-sensor.aot")).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&tampered, &bytes).unwrap();
+    std::fs::copy(guest("temp-sensor.aot.sig"), dir.join("tampered.aot.sig")).unwrap();
     let cases = [
+        (unsigned, "unsigned.aot.sig"),
+        (tampered, "tampered.aot"),
         (corrupt, "corrupt.aot"),
         (armv7, "armv7"),
         (missing_import, "frobnicate"),
@@ -568,7 +578,12 @@ fn limits_memory_and_wall_time_per_driver() {
 fn reload_hot_updates_a_module_replaced_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("driver.aot");
-    std::fs::copy(guest("temp-sensor.aot"), &module).unwrap();
+    // Each module with its signature (by the development key the set-up trusts).
+    let install = |from: &str, to: &Path| {
+        std::fs::copy(guest(from), to).unwrap();
+        std::fs::copy(guest(&format!("{from}.sig")), to.with_extension("aot.sig")).unwrap();
+    };
+    install("temp-sensor.aot", &module);
     let serve = Serve::start(&format!(
         "[[driver]]\nname = \"loop\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"100000000\", \"--interval-ms\", \"1\"]\ni2c = [\"sim:0x48\"]\n",
         module.display().to_string()
@@ -578,8 +593,13 @@ fn reload_hot_updates_a_module_replaced_in_place() {
     assert!(serve.ok(&["reload"]).contains("none updated"));
     assert_eq!(serve.status("loop")["runs"], 1);
     // Replaced as opkg does it (a new file renamed over the old one).
-    let next = dir.path().join("driver.aot.new");
-    std::fs::copy(guest("hello.aot"), &next).unwrap();
+    let next = dir.path().join("next.aot");
+    install("hello.aot", &next);
+    std::fs::rename(
+        next.with_extension("aot.sig"),
+        module.with_extension("aot.sig"),
+    )
+    .unwrap();
     std::fs::rename(&next, &module).unwrap();
     let out = serve.ok(&["reload"]);
     assert!(out.contains("loop updated"), "{out}");

@@ -42,6 +42,15 @@ pub struct HostConfig {
     /// Where drivers' output lines go.
     #[serde(default)]
     pub log: LogTarget,
+    /// Trusted public keys: every `.aot` (and, with `require_signed_wasm`, every `.wasm`)
+    /// must have a `.sig` by one of them, checked before it is loaded or swapped in.
+    #[serde(default = "default_keys")]
+    pub keys: PathBuf,
+    /// Development only: load `.aot` files without checking their signatures.
+    #[serde(default)]
+    pub allow_unsigned: bool,
+    #[serde(default)]
+    pub require_signed_wasm: bool,
 }
 
 impl Default for HostConfig {
@@ -49,8 +58,25 @@ impl Default for HostConfig {
         HostConfig {
             socket: default_socket(),
             log: LogTarget::default(),
+            keys: default_keys(),
+            allow_unsigned: false,
+            require_signed_wasm: false,
         }
     }
+}
+
+impl HostConfig {
+    pub fn trust_policy(&self) -> wasi_hw_trust::Policy {
+        wasi_hw_trust::Policy {
+            keys_dir: self.keys.clone(),
+            allow_unsigned: self.allow_unsigned,
+            require_signed_wasm: self.require_signed_wasm,
+        }
+    }
+}
+
+fn default_keys() -> PathBuf {
+    PathBuf::from(wasi_hw_trust::DEFAULT_KEYS_DIR)
 }
 
 fn default_socket() -> PathBuf {

@@ -25,26 +25,33 @@ pub struct LoadedModule {
 pub struct ModuleCache {
     engine: Engine,
     compile: Option<Compile>,
+    trust: wasi_hw_trust::Policy,
     // One load at a time: registering natives (WAMR's global symbol list) must not overlap
     // another load reading that list.
     loaded: Mutex<HashMap<(PathBuf, String, bool), Weak<LoadedModule>>>,
 }
 
 impl ModuleCache {
-    pub fn new(engine: Engine, compile: Option<Compile>) -> ModuleCache {
+    pub fn new(
+        engine: Engine,
+        compile: Option<Compile>,
+        trust: wasi_hw_trust::Policy,
+    ) -> ModuleCache {
         ModuleCache {
             engine,
             compile,
+            trust,
             loaded: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Reads, checks and loads `path` (or returns the module already loaded from the same
-    /// bytes). Every import must be provided: a module that would fail at its first call
-    /// is refused here, before it replaces anything.
+    /// Reads, checks (signature by a trusted key, target, headers) and loads `path`, or
+    /// returns the module already loaded from the same bytes. Every import must be
+    /// provided: a module that would fail at its first call is refused here, before it
+    /// replaces anything.
     pub fn load(&self, path: &Path, interp: bool) -> Result<Arc<LoadedModule>> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let file = wasi_hw_wiring::read_module(path)?;
+        let file = wasi_hw_wiring::read_module_trusted(path, &self.trust)?;
         let digest = hex(&Sha256::digest(file.bytes()));
         let key = (path.to_path_buf(), digest.clone(), interp);
         if let Some(m) = loaded.get(&key).and_then(Weak::upgrade) {
