@@ -351,7 +351,11 @@ fn a_hundred_updates_under_a_1khz_read_loop_lose_no_transaction_and_no_fd() {
 
 #[test]
 fn a_bad_update_is_refused_and_the_old_driver_keeps_running() {
-    let serve = Serve::start(&temp_driver("loop", ""));
+    let data = tempfile::tempdir().unwrap();
+    let serve = Serve::start(&temp_driver(
+        "loop",
+        &format!("dirs = [{:?}]", data.path().display().to_string()),
+    ));
     let dir = serve.dir.path();
     let before = serve.status("loop");
 
@@ -381,7 +385,16 @@ fn a_bad_update_is_refused_and_the_old_driver_keeps_running() {
     bytes[at] ^= 1;
     std::fs::write(&tampered, &bytes).unwrap();
     std::fs::copy(guest("temp-sensor.aot.sig"), dir.join("tampered.aot.sig")).unwrap();
+    // A signed module inside a directory the driver may write to.
+    let inside = data.path().join("inside.aot");
+    std::fs::copy(guest("temp-sensor.aot"), &inside).unwrap();
+    std::fs::copy(
+        guest("temp-sensor.aot.sig"),
+        data.path().join("inside.aot.sig"),
+    )
+    .unwrap();
     let cases = [
+        (inside, "rewrite its own code"),
         (unsigned, "unsigned.aot.sig"),
         (tampered, "tampered.aot"),
         (corrupt, "corrupt.aot"),

@@ -146,7 +146,8 @@ pub struct DriverConfig {
     /// After a hot update: a trap or non-zero exit within this window rolls back.
     #[serde(default = "default_health_window_ms")]
     pub health_window_ms: u64,
-    /// Wall-clock limit of one scheduled or invoked run.
+    /// Wall-clock limit of one run of a driver that is not kept running: a scheduled run,
+    /// an `invoke`, or a driver with `restart = "never"`.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Cap on the driver's linear memory, KiB (rounded up to 64 KiB pages).
@@ -187,6 +188,15 @@ impl DriverConfig {
             grants.add_file(file)?;
         }
         Ok(grants)
+    }
+
+    /// The wall-clock limit of an instance started by the driver's own thread (a kept-
+    /// running driver has none: it is meant to run for ever).
+    pub fn run_limit(&self) -> Option<Duration> {
+        let one_shot = self.every_ms.is_some() || self.restart == RestartPolicy::Never;
+        self.timeout_ms
+            .filter(|_| one_shot)
+            .map(Duration::from_millis)
     }
 
     pub fn schedule(&self) -> Option<Duration> {

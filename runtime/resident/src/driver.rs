@@ -289,6 +289,7 @@ impl Driver {
             &module,
             &args,
             [self.shared.stdin.as_raw_fd(), out.fd(), err.fd()],
+            self.shared.config.timeout_ms.map(Duration::from_millis),
             |_| {},
         );
         let micros = t.elapsed().as_micros() as u64;
@@ -407,12 +408,13 @@ impl Shared {
     }
 
     /// Instantiates `module` on this thread with the driver's devices, tells `started` its
-    /// stop handle, and runs `_start`.
+    /// stop handle, and runs `_start` (stopped after `limit`, if given).
     fn run_instance(
         &self,
         module: &LoadedModule,
         args: &[String],
         stdio: [RawFd; 3],
+        limit: Option<Duration>,
         started: impl FnOnce(Interrupt),
     ) -> Outcome {
         let c = &self.config;
@@ -440,20 +442,13 @@ impl Shared {
             return Outcome::NotStarted(format!("{e:#}"));
         }
         let interrupt = instance.interrupt();
-        let _timer = c.timeout_ms.map(|ms| {
-            self.watchdog.arm(
-                Instant::now() + Duration::from_millis(ms),
-                interrupt.clone(),
-            )
-        });
+        let _timer = limit.map(|d| self.watchdog.arm(Instant::now() + d, interrupt.clone()));
         started(interrupt.clone());
         let t = Instant::now();
         match instance.run_main() {
             Ok(code) => Outcome::Exited(code),
-            Err(Error::Trap(msg)) if msg.contains(INTERRUPTED) => match c.timeout_ms {
-                Some(ms) if t.elapsed() >= Duration::from_millis(ms) => {
-                    Outcome::TimedOut(Duration::from_millis(ms))
-                }
+            Err(Error::Trap(msg)) if msg.contains(INTERRUPTED) => match limit {
+                Some(d) if t.elapsed() >= d => Outcome::TimedOut(d),
                 _ => Outcome::Interrupted,
             },
             Err(Error::Trap(msg)) => Outcome::Trapped(msg),
@@ -523,6 +518,7 @@ impl Shared {
                 &module,
                 &args,
                 [self.stdin.as_raw_fd(), self.stdout.fd(), self.stderr.fd()],
+                self.config.run_limit(),
                 |interrupt| {
                     let mut s = self.lock();
                     s.started = Some(Instant::now());

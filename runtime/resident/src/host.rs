@@ -156,13 +156,16 @@ impl ResidentHost {
     /// Loads and link-checks the new module before the running driver is touched; on any
     /// error the old one keeps running and the reply says why.
     fn update(&self, name: &str, module: &Path) -> Result<Reply> {
-        let interp = {
+        let (interp, dirs) = {
             let drivers = lock(&self.drivers);
             let d = drivers
                 .get(name)
                 .with_context(|| format!("no driver named {name:?}"))?;
-            d.config().interp
+            (d.config().interp, d.config().preopens())
         };
+        let hosts: Vec<&Path> = dirs.iter().map(|(h, _)| h.as_path()).collect();
+        wasi_hw_wiring::refuse_module_in_preopens(module, &hosts)
+            .with_context(|| format!("update of {name} refused; the running module stays"))?;
         let loaded = self
             .modules
             .load(module, interp)
