@@ -107,6 +107,12 @@ impl Caller<'_> {
         }
     }
 
+    /// The instance's stop handle, for a host call that blocks otherwise than in
+    /// [`Caller::sleep`] (e.g. a USB transfer wait) to watch.
+    pub fn interrupt(&mut self) -> Option<crate::Interrupt> {
+        self.extensions().map(|ext| ext.interrupt.clone())
+    }
+
     /// Whether the embedder asked this instance to stop.
     pub(crate) fn is_interrupted(&mut self) -> bool {
         self.extensions()

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasi_hw_engine::{Error, Instance, InstanceConfig, Interrupt, INTERRUPTED};
+use wasi_hw_engine::{Error, Instance, InstanceConfig, Interrupt};
 use wasi_hw_wiring::{Devices, Grants};
 
 use crate::config::{DriverConfig, RestartPolicy};
@@ -445,12 +445,17 @@ impl Shared {
         let _timer = limit.map(|d| self.watchdog.arm(Instant::now() + d, interrupt.clone()));
         started(interrupt.clone());
         let t = Instant::now();
-        match instance.run_main() {
-            Ok(code) => Outcome::Exited(code),
-            Err(Error::Trap(msg)) if msg.contains(INTERRUPTED) => match limit {
+        let result = instance.run_main();
+        // However it ended once asked to stop (a trap at its next host call, or its own
+        // exit after a cancelled transfer wait), it was stopped.
+        if interrupt.is_requested() {
+            return match limit {
                 Some(d) if t.elapsed() >= d => Outcome::TimedOut(d),
                 _ => Outcome::Interrupted,
-            },
+            };
+        }
+        match result {
+            Ok(code) => Outcome::Exited(code),
             Err(Error::Trap(msg)) => Outcome::Trapped(msg),
             Err(e) => Outcome::Trapped(e.to_string()),
         }

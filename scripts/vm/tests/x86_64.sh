@@ -204,6 +204,34 @@ expect "keyboard reports: 'a' down, up" 0 "00 00 04 00 00 00 00 00
 has "  ... found the boot keyboard" "$err" "hid: boot keyboard 0627:0001, interface 0"
 vm_check "usbhid re-attached to the keyboard" vm_wait 20 bound 1-3:1.0 usbhid
 
+# Under the resident host: a driver blocked waiting for an interrupt transfer is stopped at
+# once (the wait is cancelled, the instance ends), and usbhid gets the interface back.
+cat > /tmp/usb-drivers.toml <<EOF
+[host]
+socket = "/tmp/wasi-hw-usb.sock"
+
+[[driver]]
+name = "kbd"
+module = "$PWD/hid.aot"
+args = ["--count", "1", "--timeout", "600000"]
+usb = ["0627:0001@1-3"]
+restart = "never"
+EOF
+./wasi-hw serve --config /tmp/usb-drivers.toml >/tmp/userve.out 2>/tmp/userve.err &
+userve=$!
+vm_check "serve: the hid driver claimed 1-3:1.0 and waits for a report" vm_wait 30 bound 1-3:1.0 usbfs
+sleep 0.5
+t0=$(cut -d' ' -f1 /proc/uptime)
+vm_eq "serve: stop while it waits in an interrupt transfer" "stopped kbd" \
+  "$(./wasi-hw ctl --socket /tmp/wasi-hw-usb.sock stop kbd 2>&1)"
+t1=$(cut -d' ' -f1 /proc/uptime)
+vm_check "  ... within 2 s (took $t0 -> $t1)" awk "BEGIN { exit !($t1 - $t0 < 2) }"
+vm_eq "  ... reported as stopped" "last exit: stopped by the host" \
+  "$(./wasi-hw ctl --socket /tmp/wasi-hw-usb.sock status kbd | grep '^last exit:')"
+vm_check "  ... usbhid re-attached to the keyboard" vm_wait 20 bound 1-3:1.0 usbhid
+kill "$userve"; wait "$userve"
+vm_eq "  ... the host exits cleanly" 0 "$?"
+
 # Hot-unplug mid-transfer: the mouse is removed while the guest waits for a report; the
 # pending interrupt transfer ends with no-device and the runtime exits normally (status 1
 # from the guest's error path, no crash).

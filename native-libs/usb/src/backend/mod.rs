@@ -172,7 +172,13 @@ pub trait UsbDeviceHandle: Send {
     fn submit(&mut self, req: TransferRequest) -> UsbResult<TransferId>;
     /// Blocks until the transfer completes, fails or times out; returns IN data (empty for
     /// OUT). Each submitted transfer is waited for at most once.
-    fn wait(&mut self, id: TransferId) -> UsbResult<Vec<u8>>;
+    fn wait(&mut self, id: TransferId) -> UsbResult<Vec<u8>> {
+        self.wait_unless(id, &|| false)
+    }
+    /// [`wait`](Self::wait), but gives up soon after `stop` turns true (the embedder stops
+    /// the instance): the endpoint's pending transfers are cancelled and this one ends
+    /// with `interrupted`. A backend whose transfers never block may ignore `stop`.
+    fn wait_unless(&mut self, id: TransferId, stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>>;
     /// Requests cancellation; the transfer then completes with `interrupted`.
     fn cancel(&mut self, id: TransferId) -> UsbResult<()>;
     /// Forgets a transfer that will never be waited for (cancelling it if still pending).

@@ -29,6 +29,8 @@ use crate::error::{UsbError, UsbResult};
 
 /// "Forever" for nusb calls that take a timeout (it clamps to a day anyway).
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
+/// How soon a transfer wait notices that its instance is being stopped.
+const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// Maps nusb's error (kind first: nusb has already interpreted the errno per call, e.g.
 /// ENOENT on open means the device is gone; the errno refines `Other`).
@@ -621,7 +623,7 @@ impl UsbDeviceHandle for NusbHandle {
         Ok(id)
     }
 
-    fn wait(&mut self, id: TransferId) -> UsbResult<Vec<u8>> {
+    fn wait_unless(&mut self, id: TransferId, stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>> {
         if let Some(c) = self.controls.remove(&id) {
             if c.cancelled {
                 // Dropping the future abandons the request (nusb cleans up on completion).
@@ -637,6 +639,14 @@ impl UsbDeviceHandle for NusbHandle {
             if let Some(r) = st.done.remove(&id) {
                 return r;
             }
+            if stop() && st.queue.front().is_some_and(|f| !f.cancelled) {
+                // The instance is being stopped: cancel what is pending; the completions
+                // (with `interrupted`) are collected below like any other.
+                for q in st.queue.iter_mut() {
+                    q.cancelled = true;
+                }
+                st.ep.cancel_all();
+            }
             let Some(front) = st.queue.front_mut() else {
                 return Err(UsbError::NotFound);
             };
@@ -644,7 +654,8 @@ impl UsbDeviceHandle for NusbHandle {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => FOREVER,
             };
-            match st.ep.wait_next_complete(wait) {
+            // Woken at least this often to look at `stop`.
+            match st.ep.wait_next_complete(wait.min(STOP_POLL)) {
                 Some(c) => {
                     let q = st.queue.pop_front().expect("front exists");
                     let r = Self::complete(c, &q);

@@ -83,6 +83,10 @@ fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> 
 
 fn await_transfer(c: &mut Caller<'_>, h: u32, ret: u32) -> Result<(), Trap> {
     abi::check_area(c, ret, abi::RESULT_LIST)?;
+    // A stop request (resident host: stop, update) ends the wait; the instance then
+    // traps at its next host call.
+    let interrupt = c.interrupt();
+    let stop = || interrupt.as_ref().is_some_and(|i| i.is_requested());
     let r = with_state(c, |s| -> Result<UsbResult<Vec<u8>>, Trap> {
         // `own<transfer>`: the handle moves to the host whatever the outcome.
         let mut t = s.table.delete::<TransferRes>(h)?;
@@ -91,7 +95,7 @@ fn await_transfer(c: &mut Caller<'_>, h: u32, ret: u32) -> Result<(), Trap> {
             TransferState::Submitted(id) => {
                 t.state = TransferState::Created; // waited for: nothing to discard
                 match lock(&t.handle).as_mut() {
-                    Some(dev) => dev.wait(id),
+                    Some(dev) => dev.wait_unless(id, &stop),
                     None => Err(UsbError::NoDevice),
                 }
             }

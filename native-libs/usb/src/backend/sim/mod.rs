@@ -700,7 +700,8 @@ impl UsbDeviceHandle for SimHandle {
         Ok(id)
     }
 
-    fn wait(&mut self, id: TransferId) -> UsbResult<Vec<u8>> {
+    /// Simulated transfers complete when waited for, never blocking: `stop` is not needed.
+    fn wait_unless(&mut self, id: TransferId, _stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>> {
         let ep = match self.transfers.get(&id) {
             None => return Err(UsbError::NotFound),
             Some(SimTransfer::Done(_)) => return self.resolve(id),
