@@ -288,7 +288,11 @@ impl UsbState {
                 HandleRes {
                     key,
                     access,
-                    handle: Arc::new(Mutex::new(Some(handle))),
+                    // Kernel drivers the guest detaches are given back when the
+                    // handle goes, even if the guest never got to do it.
+                    handle: Arc::new(Mutex::new(Some(Box::new(
+                        crate::backend::reattach::Reattaching::new(handle),
+                    )))),
                 },
             )
         }))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 #[cfg(target_os = "linux")]
 pub mod nusb;
+pub mod reattach;
 pub mod sim;
 
 use crate::descriptors::DeviceDescriptor;
