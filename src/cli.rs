@@ -28,7 +28,8 @@ pub enum Command {
     #[cfg(feature = "aot-compiler")]
     Compile(CompileArgs),
     /// Show a module's kind, imports, exports and (for .aot) target and format version.
-    Inspect { module: PathBuf },
+    /// An .aot's imports and exports are listed only if its signature verifies.
+    Inspect(InspectArgs),
     /// Run a module N times as fresh processes and print median and p90 of each start-up
     /// phase and of the whole process (optionally against a native command), e.g.
     /// `wasi-hw coldstart -n 50 -- --i2c /dev/i2c-1:0x48 sensor.aot --bus /dev/i2c-1`.
@@ -91,6 +92,13 @@ pub struct RunArgs {
     /// Arguments passed to the guest (after its program name).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub trust: crate::signing::TrustArgs,
+    pub module: PathBuf,
 }
 
 #[cfg(feature = "aot-compiler")]
@@ -272,7 +280,8 @@ pub fn compile(args: CompileArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn inspect(path: &Path) -> Result<String> {
+pub fn inspect(args: &InspectArgs) -> Result<String> {
+    let path = args.module.as_path();
     use std::fmt::Write;
     let file = wasi_hw_wiring::read_module_file(path)?;
     let mut out = String::new();
@@ -293,6 +302,23 @@ pub fn inspect(path: &Path) -> Result<String> {
                     out,
                     "note: built for another target or version; imports/exports not listed"
                 )?;
+            } else {
+                // Listing them means loading it into WAMR: not for native code of unknown
+                // origin (a corrupt .aot can crash the loader).
+                match args.trust.policy().check(path, file.bytes(), true) {
+                    Ok(wasi_hw_trust::Verdict::Verified(v)) => writeln!(
+                        out,
+                        "signature: verified (key {}, {})",
+                        v.key,
+                        v.key_file.display()
+                    )?,
+                    Ok(_) => writeln!(out, "signature: not checked (--allow-unsigned)")?,
+                    Err(e) => {
+                        loadable = false;
+                        writeln!(out, "signature: {e}")?;
+                        writeln!(out, "note: not verified; imports/exports not listed")?;
+                    }
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run(args, start),
         #[cfg(feature = "aot-compiler")]
         Command::Compile(args) => cli::compile(args).map(|()| 0),
-        Command::Inspect { module } => cli::inspect(&module).map(|s| {
+        Command::Inspect(args) => cli::inspect(&args).map(|s| {
             print!("{s}");
             0
         }),

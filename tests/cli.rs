@@ -473,3 +473,38 @@ fn timings_and_coldstart_report_every_phase() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("run 1 failed"), "{}", stderr(&o));
 }
+
+/// `inspect` hands an `.aot` to WAMR (to list its imports) only once its signature verifies:
+/// a corrupt native file of unknown origin can crash the loader.
+#[test]
+fn inspect_lists_an_aot_only_when_its_signature_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/guests/hello.aot");
+    let copy = tmp.path().join("hello.aot");
+    std::fs::copy(&signed, &copy).unwrap();
+    let info = stdout(&run(&["inspect", copy.to_str().unwrap()]));
+    assert!(
+        info.contains("kind: aot") && info.contains("hello.aot.sig is missing"),
+        "{info}"
+    );
+    assert!(!info.contains("import:"), "{info}");
+    let info = stdout(&run(&[
+        "inspect",
+        "--allow-unsigned",
+        copy.to_str().unwrap(),
+    ]));
+    assert!(info.contains("signature: not checked"), "{info}");
+    assert!(
+        info.contains("import: wasi_snapshot_preview1::fd_write"),
+        "{info}"
+    );
+    // The module's own signature, by the development key the set-up trusts.
+    std::fs::copy(
+        signed.with_extension("aot.sig"),
+        tmp.path().join("hello.aot.sig"),
+    )
+    .unwrap();
+    let info = stdout(&run(&["inspect", copy.to_str().unwrap()]));
+    assert!(info.contains("signature: verified"), "{info}");
+    assert!(info.contains("import: "), "{info}");
+}
