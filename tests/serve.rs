@@ -241,10 +241,7 @@ fn every_ctl_verb() {
     serve.ok(&["restart", "loop"]);
     serve.wait_for("loop to run again", |s| s.status("loop")["runs"] == 3);
     let bus = &serve.status("loop")["buses"][0];
-    assert_eq!(
-        (bus["in_flight"].as_u64(), bus["failed"].as_u64()),
-        (Some(0), Some(0))
-    );
+    assert_eq!(bus["failed"].as_u64(), Some(0), "{bus}");
 
     // update, to another build of the same driver.
     let out = serve.ok(&[
@@ -335,6 +332,9 @@ fn a_hundred_updates_under_a_1khz_read_loop_lose_no_transaction_and_no_fd() {
     let s = serve.status("loop");
     assert_eq!(s["state"], "running");
     assert_eq!(s["runs"], 103, "{s}");
+    // Stopped (between host calls) first: while it runs, one transaction may be on the wire.
+    serve.ok(&["stop", "loop"]);
+    let s = serve.status("loop");
     let bus = &s["buses"][0];
     assert_eq!(bus["in_flight"], 0, "a transaction was cut short: {s}");
     assert_eq!(bus["failed"], 0, "{s}");

@@ -397,7 +397,7 @@ impl Shared {
                 .map(|(name, st)| BusStatus {
                     name,
                     transactions: st.completed,
-                    in_flight: st.begun - st.completed,
+                    in_flight: st.begun.saturating_sub(st.completed),
                     failed: st.failed,
                     last_error: st.last_error.map(|e| e.to_string()),
                 })

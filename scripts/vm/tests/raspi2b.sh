@@ -138,6 +138,8 @@ sleep 1
 vm_eq "serve: hot update back to the AOT build" "updated temp" "$(ctl update temp "$PWD/temp-sensor.aot" | cut -d: -f1)"
 tmp105_set 26000
 sleep 1
+# Stopped between host calls: then no transaction can be on the wire.
+vm_eq "serve: stop" "stopped temp" "$(ctl stop temp)"
 st=$(ctl status temp)
 vm_eq "serve: three instances, one per module" "runs: 3" "$(echo "$st" | grep '^runs:')"
 vm_check "serve: no failed and no half-done transaction" sh -c "echo '$st' | grep -q '^i2c $BUS: [0-9]* transactions, 0 failed, 0 in flight'"

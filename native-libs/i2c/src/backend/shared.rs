@@ -81,9 +81,13 @@ impl SharedBus {
     }
 
     pub fn stats(&self) -> BusStats {
+        // `completed` first: `begun` is counted before a transaction and `completed` after,
+        // so read in this order `begun - completed` is never negative (it is 1 while a
+        // transaction is on the wire).
+        let completed = self.inner.completed.load(Ordering::SeqCst);
         BusStats {
             begun: self.inner.begun.load(Ordering::SeqCst),
-            completed: self.inner.completed.load(Ordering::SeqCst),
+            completed,
             failed: self.inner.failed.load(Ordering::SeqCst),
             last_error: *self
                 .inner
