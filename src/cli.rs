@@ -165,10 +165,7 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
     let preopens: Vec<(PathBuf, String)> = args
         .dirs
         .iter()
-        .map(|dir| {
-            let (host, guest) = dir.split_once("::").unwrap_or((dir.as_str(), dir.as_str()));
-            (PathBuf::from(host), guest.to_string())
-        })
+        .map(|d| wasi_hw_wiring::parse_preopen(d))
         .collect();
     let hosts: Vec<&Path> = preopens.iter().map(|(h, _)| h.as_path()).collect();
     wasi_hw_wiring::refuse_module_in_preopens(&args.module, &hosts)?;
@@ -193,17 +190,10 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
     let mut config = InstanceConfig {
         stack_size: args.stack_size,
         heap_size: args.heap_size,
-        max_memory_pages: args.max_memory_kib.map_or(0, |k| k.div_ceil(64).max(1)),
+        max_memory_pages: args.max_memory_kib.map_or(0, wasi_hw_engine::pages_for_kib),
         ..Default::default()
     };
-    let program = args
-        .module
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    config.wasi.args = std::iter::once(program)
-        .chain(args.args.iter().cloned())
-        .collect();
+    config.wasi.set_command(&args.module, &args.args);
     for kv in &args.envs {
         let (k, v) = kv
             .split_once('=')

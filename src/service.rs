@@ -77,22 +77,16 @@ pub fn serve(args: ServeArgs) -> Result<i32> {
         let mut trust = config.host.trust_policy();
         trust.allow_unsigned |= args.allow_unsigned;
         for d in &config.drivers {
-            let file = wasi_hw_wiring::read_module_trusted(&d.module, &trust).map_err(|e| {
+            let at = |e: anyhow::Error| {
                 anyhow::anyhow!(
                     "{}:{}: driver {:?}: {e:#}",
                     args.config.display(),
                     d.line,
                     d.name
                 )
-            })?;
-            d.grants().map_err(|e| {
-                anyhow::anyhow!(
-                    "{}:{}: driver {:?}: {e:#}",
-                    args.config.display(),
-                    d.line,
-                    d.name
-                )
-            })?;
+            };
+            let file = wasi_hw_wiring::read_module_trusted(&d.module, &trust).map_err(at)?;
+            d.grants().map_err(at)?;
             let when = match d.every_ms {
                 Some(ms) => format!("every {ms} ms"),
                 None if d.autostart => format!("kept running (restart {:?})", d.restart),

@@ -22,6 +22,24 @@ pub struct WasiConfig {
     pub stdio: [Option<std::os::fd::RawFd>; 3],
 }
 
+impl WasiConfig {
+    /// `argv` of a command: the module's file name as program name, then `args`.
+    pub fn set_command(&mut self, module: &std::path::Path, args: &[String]) {
+        let program = module
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.args = std::iter::once(program)
+            .chain(args.iter().cloned())
+            .collect();
+    }
+}
+
+/// 64 KiB wasm pages holding `kib` KiB (at least one): a memory cap given in KiB.
+pub fn pages_for_kib(kib: u32) -> u32 {
+    kib.div_ceil(64).max(1)
+}
+
 /// The interpreter's default execution stack.
 pub const INTERP_STACK_SIZE: u32 = 64 * 1024;
 /// The default execution stack of AOT code (what WAMR's own `iwasm` uses).

@@ -21,7 +21,9 @@ pub use caller::{Caller, Extensions};
 pub use engine::Engine;
 pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, IntoHostFunc, ValType, WasmRet, WasmTy};
-pub use instance::{Instance, InstanceConfig, Val, WasiConfig, AOT_STACK_SIZE, INTERP_STACK_SIZE};
+pub use instance::{
+    pages_for_kib, Instance, InstanceConfig, Val, WasiConfig, AOT_STACK_SIZE, INTERP_STACK_SIZE,
+};
 pub use interrupt::{Interrupt, INTERRUPTED};
 pub use module::{
     check_aot_sections, AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION,

@@ -218,10 +218,7 @@ impl DriverConfig {
     pub fn preopens(&self) -> Vec<(PathBuf, String)> {
         self.dirs
             .iter()
-            .map(|d| {
-                let (host, guest) = d.split_once("::").unwrap_or((d.as_str(), d.as_str()));
-                (PathBuf::from(host), guest.to_string())
-            })
+            .map(|d| wasi_hw_wiring::parse_preopen(d))
             .collect()
     }
 }

@@ -420,17 +420,10 @@ impl Shared {
         let c = &self.config;
         let mut config = InstanceConfig {
             stack_size: c.stack_size,
-            max_memory_pages: c.max_memory_kib.map_or(0, |k| k.div_ceil(64)),
+            max_memory_pages: c.max_memory_kib.map_or(0, wasi_hw_engine::pages_for_kib),
             ..Default::default()
         };
-        let program = module
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        config.wasi.args = std::iter::once(program)
-            .chain(args.iter().cloned())
-            .collect();
+        config.wasi.set_command(&module.path, args);
         config.wasi.env = c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         config.wasi.preopens = c.preopens();
         config.wasi.stdio = stdio.map(Some);

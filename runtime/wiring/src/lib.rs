@@ -57,6 +57,13 @@ pub fn read_module_file(path: &Path) -> Result<ModuleFile> {
     })
 }
 
+/// A preopen given as `HOST` or `HOST::GUEST` (guest path defaults to the host path), as
+/// (host, guest).
+pub fn parse_preopen(dir: &str) -> (std::path::PathBuf, String) {
+    let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+    (std::path::PathBuf::from(host), guest.to_string())
+}
+
 /// Refuses to run a module that lies inside a directory the guest is given (`--dir`):
 /// WASI preopens are writable, so the guest could rewrite its own code for the next run
 /// (or, for a mapped `.aot`, under the running loader).
