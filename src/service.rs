@@ -202,8 +202,13 @@ fn describe(s: &DriverStatus) -> String {
     for b in &s.buses {
         let _ = writeln!(
             out,
-            "i2c {}: {} transactions, {} failed, {} in flight{}",
+            "i2c {}{}: {} transactions, {} failed, {} in flight{}",
             b.name,
+            if b.lost {
+                " (LOST: the device node is gone)"
+            } else {
+                ""
+            },
             b.transactions,
             b.failed,
             b.in_flight,
@@ -211,6 +216,13 @@ fn describe(s: &DriverStatus) -> String {
                 .as_ref()
                 .map(|e| format!(", last error: {e}"))
                 .unwrap_or_default()
+        );
+    }
+    for u in &s.usb {
+        let _ = writeln!(
+            out,
+            "usb {}: {}, handed over {} time(s)",
+            u.device, u.state, u.handoffs
         );
     }
     if let Some(us) = s.update_gap_us {

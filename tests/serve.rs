@@ -567,20 +567,44 @@ fn limits_memory_and_wall_time_per_driver() {
              (func (export "_start")
                (call $exit (i32.ne (memory.grow (i32.const 100)) (i32.const -1)))))"#,
     );
-    let capped = |name: &str, extra: &str| {
+    // Opens ten delay handles and keeps them.
+    let opens = wat_module(
+        dir.path(),
+        "opens.wasm",
+        r#"(module
+             (import "wasi-hw:host/buses@0.1.0" "open-delay" (func $open_delay (result i32)))
+             (memory (export "memory") 1)
+             (func (export "_start") (local $i i32)
+               (loop $l
+                 (drop (call $open_delay))
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))))"#,
+    );
+    let capped = |name: &str, module: &Path, extra: &str| {
         format!(
             "[[driver]]\nname = {name:?}\nmodule = {:?}\nautostart = false\n{extra}\n",
-            grows.display().to_string()
+            module.display().to_string()
         )
     };
     let serve = Serve::start(&format!(
-        "{}{}[[driver]]\nname = \"slow\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"1000\", \"--interval-ms\", \"10\"]\ni2c = [\"sim:0x48\"]\nautostart = false\ntimeout_ms = 200\n",
-        capped("capped", "max_memory_kib = 1024"),
-        capped("free", ""),
+        "{}{}{}{}[[driver]]\nname = \"slow\"\nmodule = {:?}\nargs = [\"--bus\", \"sim\", \"--count\", \"1000\", \"--interval-ms\", \"10\"]\ni2c = [\"sim:0x48\"]\nautostart = false\ntimeout_ms = 200\n",
+        capped("capped", &grows, "max_memory_kib = 1024"),
+        capped("free", &grows, ""),
+        capped("few-handles", &opens, "max_handles = 5"),
+        capped("many-handles", &opens, ""),
         guest("temp-sensor.aot").display().to_string()
     ));
     assert_eq!(serve.ctl(&["invoke", "capped"]).status.code(), Some(0));
     assert_eq!(serve.ctl(&["invoke", "free"]).status.code(), Some(1));
+    let err = serve.fails(&["invoke", "few-handles"]);
+    assert!(
+        err.contains("open-delay"),
+        "the sixth handle is refused: {err}"
+    );
+    assert_eq!(
+        serve.ctl(&["invoke", "many-handles"]).status.code(),
+        Some(0)
+    );
     let t = Instant::now();
     let err = serve.fails(&["invoke", "slow"]);
     assert!(err.contains("timed out after 200 ms"), "{err}");
@@ -621,5 +645,52 @@ fn reload_hot_updates_a_module_replaced_in_place() {
     assert!(
         after["events"][0].as_str().unwrap().starts_with("update:"),
         "{after}"
+    );
+}
+
+#[test]
+fn usb_claims_are_handed_to_the_updated_driver_and_released_when_it_stops() {
+    // The simulated mouse gives 1024 reports, then NAKs: the driver ends up blocked in an
+    // interrupt transfer wait, holding interface 1 (its kernel driver detached).
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"mouse\"\nmodule = {:?}\nargs = [\"--count\", \"100000\", \"--timeout\", \"600000\"]\nusb = [\"sim\"]\nmax_handles = 64\n",
+        guest("hid.aot").display().to_string()
+    ));
+    let usb = |s: &serde_json::Value| s["usb"].as_array().cloned().unwrap_or_default();
+    serve.wait_for("the mouse to be opened", |s| {
+        usb(&s.status("mouse")).len() == 1
+    });
+    let out = serve.ok(&["update", "mouse", &guest("hid.wasm").display().to_string()]);
+    assert!(out.starts_with("updated mouse"), "{out}");
+    serve.wait_for("the new instance to take the device", |s| {
+        usb(&s.status("mouse"))
+            .first()
+            .is_some_and(|d| d["state"] == "in use" && d["handoffs"] == 1)
+    });
+    serve.ok(&["restart", "mouse"]);
+    serve.wait_for("the restarted instance to take the device", |s| {
+        usb(&s.status("mouse"))
+            .first()
+            .is_some_and(|d| d["state"] == "in use" && d["handoffs"] == 2)
+    });
+    let text = serve.ok(&["status", "mouse"]);
+    assert!(
+        text.contains("usb 1209:0001 bus 1 port 1: in use, handed over 2 time(s)"),
+        "{text}"
+    );
+    serve.ok(&["stop", "mouse"]);
+    let s = serve.status("mouse");
+    assert!(usb(&s).is_empty(), "released when stopped: {s}");
+    assert_eq!(s["runs"], 3);
+    let (stdout, stderr) = serve.stop();
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("mouse: ")).count() >= 1024,
+        "{stdout}{stderr}"
+    );
+    // Every instance found the device.
+    assert_eq!(
+        stderr.matches("mouse: hid: boot mouse").count(),
+        3,
+        "{stderr}"
     );
 }

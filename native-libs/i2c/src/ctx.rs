@@ -17,6 +17,8 @@ pub struct Limits {
     pub max_operations: u32,
     /// Bytes of a bus name given to `open-i2c`.
     pub max_name_len: u32,
+    /// Live `i2c` and `delay` handles of the instance.
+    pub max_handles: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
             max_transfer: 64 * 1024,
             max_operations: 256,
             max_name_len: 4096,
+            max_handles: ResourceTable::DEFAULT_LIMIT,
         }
     }
 }
@@ -73,8 +76,10 @@ impl I2cHost {
         self.buses.push((name, Box::new(bus)));
     }
 
+    /// Sets the limits (before the guest runs: the handle table starts afresh).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        self.resources = ResourceTable::new(limits.max_handles);
     }
 
     /// Names of the buses a guest can open.
@@ -319,7 +324,10 @@ mod tests {
     fn a_full_handle_table_is_an_error() {
         // (Handle-space exhaustion is the same error: wasi_hw_engine::ResourceTable's tests.)
         let (mut h, _) = host_with_sim(&["sim:0x48"]);
-        h.resources = ResourceTable::new(2);
+        h.set_limits(Limits {
+            max_handles: 2,
+            ..Limits::default()
+        });
         assert_eq!(h.open_i2c("sim"), Ok(1));
         assert_eq!(h.open_i2c("sim"), Ok(2));
         assert_eq!(h.open_i2c("sim"), Err(ErrorCode::Other));

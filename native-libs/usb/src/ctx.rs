@@ -9,6 +9,8 @@ use wasi_hw_engine::{Caller, Resource, ResourceTable, Trap};
 use wasi_hw_policy::usb::{DeviceAccess, DeviceIdentity, UsbPolicy};
 
 use crate::abi;
+use crate::backend::keeper::DeviceKeeper;
+use crate::backend::reattach::Reattaching;
 use crate::backend::*;
 use crate::descriptors::ConfigurationDescriptor;
 use crate::error::{UsbError, UsbResult};
@@ -142,6 +144,8 @@ pub(crate) fn host_backend() -> Box<dyn UsbBackend> {
 pub struct UsbState {
     policy: UsbPolicy,
     pub(crate) backend: Box<dyn UsbBackend>,
+    /// The resident host's: where devices are opened, and kept when the instance ends.
+    keeper: Option<Arc<DeviceKeeper>>,
     pub(crate) table: ResourceTable,
 }
 
@@ -150,8 +154,24 @@ impl UsbState {
         UsbState {
             policy,
             backend,
+            keeper: None,
             table: ResourceTable::new(MAX_RESOURCES),
         }
+    }
+
+    /// An instance's state whose devices come from, and go back to, `keeper`.
+    pub(crate) fn kept(policy: UsbPolicy, keeper: &Arc<DeviceKeeper>) -> UsbState {
+        UsbState {
+            keeper: Some(Arc::clone(keeper)),
+            ..UsbState::new(policy, keeper.backend())
+        }
+    }
+
+    /// At most `n` live resources (usb-device, device-handle, transfer) at a time; more is
+    /// `no-mem` to the guest.
+    pub fn with_max_resources(mut self, n: usize) -> UsbState {
+        self.table = ResourceTable::new(n);
+        self
     }
 
     pub(crate) fn empty() -> UsbState {
@@ -278,24 +298,42 @@ impl UsbState {
     }
 
     pub(crate) fn open(&mut self, h: u32) -> Result<UsbResult<u32>, Trap> {
-        let (key, access) = {
+        let (info, access) = {
             let d = self.device(h)?;
-            (d.info.key, d.access.clone())
+            (d.info.clone(), d.access.clone())
         };
-        Ok(self.backend.open(key).and_then(|handle| {
+        let key = info.key;
+        let opened = match &self.keeper {
+            Some(k) => k.open(&info),
+            // Kernel drivers the guest detaches are given back when the handle goes,
+            // even if the guest never got to do it.
+            None => self
+                .backend
+                .open(key)
+                .map(|raw| Box::new(Reattaching::new(raw)) as Box<dyn UsbDeviceHandle>),
+        };
+        Ok(opened.and_then(|handle| {
             insert(
                 &mut self.table,
                 HandleRes {
                     key,
                     access,
-                    // Kernel drivers the guest detaches are given back when the
-                    // handle goes, even if the guest never got to do it.
-                    handle: Arc::new(Mutex::new(Some(Box::new(
-                        crate::backend::reattach::Reattaching::new(handle),
-                    )))),
+                    handle: Arc::new(Mutex::new(Some(handle))),
                 },
             )
         }))
+    }
+
+    /// The guest's `close` or drop of a device handle: its interfaces are released now
+    /// (never kept for another instance); transfers made from it then fail with no-device.
+    pub(crate) fn close(&self, res: &HandleRes) {
+        let old = lock(&res.handle).take();
+        if let Some(h) = old {
+            h.close();
+            if let Some(k) = &self.keeper {
+                k.closed(res.key);
+            }
+        }
     }
 
     /// The interface (any alternate setting of the active configuration) that has endpoint

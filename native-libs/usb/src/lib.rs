@@ -29,6 +29,7 @@ mod natives;
 use wasi_hw_engine::{Engine, Instance};
 use wasi_hw_policy::usb::{UsbBackendKind, UsbPolicy};
 
+pub use backend::keeper::KeptDevice;
 pub use backend::sim::{SimBackend, SimController};
 pub use backend::{UsbBackend, UsbDeviceHandle};
 pub use ctx::UsbState;
@@ -79,6 +80,16 @@ impl UsbConfig {
         self.sim.clone()
     }
 
+    /// Devices shared by many instances, one after another (the resident host's drivers):
+    /// see [`UsbKeeper`].
+    pub fn into_keeper(self) -> UsbKeeper {
+        UsbKeeper {
+            keeper: std::sync::Arc::new(backend::keeper::DeviceKeeper::new(self.backend)),
+            policy: self.policy,
+            sim: self.sim,
+        }
+    }
+
     /// The per-instance state [`install`] adds.
     pub fn build(self) -> UsbState {
         log::debug!(
@@ -87,6 +98,47 @@ impl UsbConfig {
             self.policy.backend()
         );
         UsbState::new(self.policy, self.backend)
+    }
+}
+
+/// One driver's USB devices across its instances: every instance's state ([`build`]) uses
+/// the same backend, and a device handle an instance leaves open when it ends (stopped for
+/// an update or a restart, or trapped) is kept, claims and detached kernel drivers
+/// included, and given to the next instance that opens the device. [`release_all`] gives
+/// the kept devices back (the driver stops for good); dropping the keeper does too.
+///
+/// [`build`]: UsbKeeper::build
+/// [`release_all`]: UsbKeeper::release_all
+pub struct UsbKeeper {
+    keeper: std::sync::Arc<backend::keeper::DeviceKeeper>,
+    policy: UsbPolicy,
+    sim: Option<SimController>,
+}
+
+impl UsbKeeper {
+    /// The state of one more instance.
+    pub fn build(&self) -> UsbState {
+        UsbState::kept(self.policy.clone(), &self.keeper)
+    }
+
+    /// Releases every kept device.
+    pub fn release_all(&self) {
+        self.keeper.release_all()
+    }
+
+    /// Device handles held between instances.
+    pub fn kept(&self) -> usize {
+        self.keeper.kept()
+    }
+
+    /// Every device an instance has open or the keeper holds, with its state.
+    pub fn devices(&self) -> Vec<KeptDevice> {
+        self.keeper.devices()
+    }
+
+    /// See [`UsbConfig::sim_controller`].
+    pub fn sim_controller(&self) -> Option<SimController> {
+        self.sim.clone()
     }
 }
 

@@ -153,6 +153,10 @@ pub struct DriverConfig {
     /// Cap on the driver's linear memory, KiB (rounded up to 64 KiB pages).
     #[serde(default)]
     pub max_memory_kib: Option<u32>,
+    /// Cap on the live handles of one instance in each of its I2C and USB handle tables
+    /// (buses, delays, devices, device handles, transfers); more is an error to the guest.
+    #[serde(default)]
+    pub max_handles: Option<usize>,
     /// Execution stack in bytes (0: the engine's default for the module's kind).
     #[serde(default)]
     pub stack_size: u32,
@@ -283,6 +287,9 @@ impl Config {
                 .map_err(|e| at(format!("usb: {e}")))?;
             if d.max_memory_kib == Some(0) {
                 return Err(at("max_memory_kib must be at least 64".into()));
+            }
+            if d.max_handles == Some(0) {
+                return Err(at("max_handles must be at least 1".into()));
             }
             if d.every_ms == Some(0) {
                 return Err(at("every_ms must be at least 1".into()));

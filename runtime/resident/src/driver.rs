@@ -16,7 +16,7 @@ use wasi_hw_wiring::{Devices, Grants};
 use crate::config::{DriverConfig, RestartPolicy};
 use crate::modules::LoadedModule;
 use crate::output::{Capture, LinePump, Sink, Stream};
-use crate::protocol::{BusStatus, DriverStatus, RunResult};
+use crate::protocol::{BusStatus, DriverStatus, RunResult, UsbDeviceStatus};
 use crate::watchdog::Watchdog;
 
 /// How long `stop` waits for an instance to reach its next host call.
@@ -127,7 +127,10 @@ impl Driver {
         let name = config.name.clone();
         let digest = module.digest.clone();
         let grants = config.grants()?;
-        let devices = Devices::open(&grants)?;
+        let mut devices = Devices::open(&grants)?;
+        if let Some(n) = config.max_handles {
+            devices = devices.with_max_handles(n);
+        }
         for (host, _) in config.preopens() {
             if !host.is_dir() {
                 anyhow::bail!("dirs: {} is not a directory", host.display());
@@ -222,9 +225,35 @@ impl Driver {
         Ok(format!("stopped {}", self.shared.name))
     }
 
+    /// Stops the running instance (between host calls) and starts a fresh one on the same
+    /// devices (USB claims are kept across, as for an update).
     pub fn restart(&self) -> Result<String> {
-        self.stop()?;
-        self.start_running();
+        let mut s = self.shared.lock();
+        if s.running.is_none() {
+            drop(s);
+            self.start_running();
+            return Ok(format!("restarted {}", self.shared.name));
+        }
+        let runs = s.runs;
+        s.wanted = Wanted::Run;
+        if let Some(i) = &s.running {
+            i.request();
+        }
+        self.shared.changed.notify_all();
+        let deadline = Instant::now() + STOP_WAIT;
+        // The supervisor starts the next instance as soon as this one is stopped.
+        while s.runs == runs {
+            let now = Instant::now();
+            if now >= deadline {
+                anyhow::bail!(
+                    "{}: the instance has not reached a host call in {} s; it restarts at its \
+                     next one",
+                    self.shared.name,
+                    STOP_WAIT.as_secs()
+                );
+            }
+            s = self.shared.wait(s, deadline - now);
+        }
         Ok(format!("restarted {}", self.shared.name))
     }
 
@@ -293,6 +322,10 @@ impl Driver {
             |_| {},
         );
         let micros = t.elapsed().as_micros() as u64;
+        if self.shared.lock().wanted != Wanted::Run {
+            // Nothing runs after it: USB devices it left open go back to the system.
+            self.shared.devices.release_usb();
+        }
         let (exit_code, trap) = match &outcome {
             Outcome::Exited(c) => (Some(*c), None),
             other => (None, Some(other.describe())),
@@ -379,6 +412,7 @@ impl Shared {
     }
 
     fn status(&self) -> DriverStatus {
+        let lost = self.devices.i2c_lost();
         let s = self.lock();
         DriverStatus {
             name: self.name.clone(),
@@ -395,11 +429,22 @@ impl Shared {
                 .i2c_stats()
                 .into_iter()
                 .map(|(name, st)| BusStatus {
+                    lost: lost.contains(&name),
                     name,
                     transactions: st.completed,
                     in_flight: st.begun.saturating_sub(st.completed),
                     failed: st.failed,
                     last_error: st.last_error.map(|e| e.to_string()),
+                })
+                .collect(),
+            usb: self
+                .devices
+                .usb_devices()
+                .into_iter()
+                .map(|d| UsbDeviceStatus {
+                    device: d.label,
+                    state: d.state.to_string(),
+                    handoffs: d.handoffs,
                 })
                 .collect(),
             update_gap_us: self.devices.handover_gap().map(|d| d.as_micros() as u64),
@@ -567,6 +612,10 @@ impl Shared {
                 }
                 s.event(&self.name, what);
             }
+            if s.wanted != Wanted::Run && s.pending.is_none() {
+                // Stopped for good: kept USB devices go back to the system.
+                self.devices.release_usb();
+            }
             if s.wanted != Wanted::Run || s.pending.is_some() {
                 continue;
             }
@@ -589,6 +638,7 @@ impl Shared {
             if !restart {
                 s.state = if outcome.failed() { "failed" } else { "exited" };
                 s.wanted = Wanted::Stop;
+                self.devices.release_usb();
                 continue;
             }
             // An instance that ran for longer than the longest backoff was healthy: start

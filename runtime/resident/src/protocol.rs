@@ -114,6 +114,9 @@ pub struct DriverStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_ms: Option<u64>,
     pub buses: Vec<BusStatus>,
+    /// USB devices the driver has open or keeps between instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usb: Vec<UsbDeviceStatus>,
     /// Across the last update: the old instance's last bus transaction → the new one's
     /// first, µs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +134,20 @@ pub struct BusStatus {
     pub failed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The bus's device node is gone (or is another device now): the driver's descriptor
+    /// is dead until the driver is set up again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lost: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsbDeviceStatus {
+    /// `VID:PID bus B port P`.
+    pub device: String,
+    /// `in use`, `kept` (between instances) or `lost` (gone from the bus).
+    pub state: String,
+    /// Times its open handle and claims went from one instance to the next.
+    pub handoffs: u64,
 }
 
 #[cfg(test)]

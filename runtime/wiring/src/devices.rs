@@ -1,17 +1,26 @@
 //! Devices opened once and kept across instances (the resident host's drivers): each
 //! granted I2C bus is opened when the driver is set up, and every instance of the driver
-//! (first start, restart, hot update) is given the same open bus.
+//! (first start, restart, hot update) is given the same open bus; USB devices an instance
+//! leaves open are kept, claimed, for the next one (`wasi_hw_usb::UsbKeeper`).
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use wasi_hw_engine::Instance;
-use wasi_hw_i2c::{BusStats, I2cConfig, SharedBus};
+use wasi_hw_i2c::{BusStats, I2cConfig, Limits, SharedBus};
+use wasi_hw_usb::{KeptDevice, UsbConfig, UsbKeeper};
 
 use crate::Grants;
 
-/// A driver's open I2C buses, by the name the grants use.
+/// A driver's open I2C buses, by the name the grants use, and its USB devices.
 #[derive(Clone, Default)]
 pub struct Devices {
     i2c: Vec<(String, SharedBus)>,
+    /// The device number of each bus given as a device path, when it was opened.
+    i2c_rdev: Vec<(String, u64)>,
+    usb: Option<Arc<UsbKeeper>>,
+    /// Live handles per instance and interface (I2C, USB), if not the default.
+    max_handles: Option<usize>,
 }
 
 impl Devices {
@@ -27,7 +36,39 @@ impl Devices {
             let bus = wasi_hw_i2c::open_bus(name).context("setting up I2C")?;
             i2c.push((name.to_string(), SharedBus::new(bus)));
         }
-        Ok(Devices { i2c })
+        let i2c_rdev = i2c
+            .iter()
+            .filter_map(|(name, _)| Some((name.clone(), rdev(name)?)))
+            .collect();
+        // Without a USB grant there is no USB backend at all.
+        let usb = (!grants.usb.is_empty())
+            .then(|| UsbConfig::from_grants(&grants.usb).context("usb"))
+            .transpose()?
+            .map(|c| Arc::new(c.into_keeper()));
+        Ok(Devices {
+            i2c,
+            i2c_rdev,
+            usb,
+            max_handles: None,
+        })
+    }
+
+    /// At most `n` live handles per instance in each of the I2C and USB tables.
+    pub fn with_max_handles(mut self, n: usize) -> Devices {
+        self.max_handles = Some(n);
+        self
+    }
+
+    /// The driver's USB devices (open by an instance, kept between instances, or lost).
+    pub fn usb_devices(&self) -> Vec<KeptDevice> {
+        self.usb.as_ref().map(|k| k.devices()).unwrap_or_default()
+    }
+
+    /// Gives back the USB devices kept between instances (the driver stops for good).
+    pub fn release_usb(&self) {
+        if let Some(k) = &self.usb {
+            k.release_all();
+        }
     }
 
     /// Traffic on each bus since it was opened.
@@ -35,6 +76,16 @@ impl Devices {
         self.i2c
             .iter()
             .map(|(n, b)| (n.clone(), b.stats()))
+            .collect()
+    }
+
+    /// Buses given as device paths whose device has gone since they were opened (the
+    /// adapter was removed: the open descriptor is dead) or was replaced by another.
+    pub fn i2c_lost(&self) -> Vec<String> {
+        self.i2c_rdev
+            .iter()
+            .filter(|(name, was)| rdev(name) != Some(*was))
+            .map(|(name, _)| name.clone())
             .collect()
     }
 
@@ -50,15 +101,36 @@ impl Devices {
         self.i2c.iter().filter_map(|(_, b)| b.handover_gap()).max()
     }
 
-    /// [`crate::install`], with these open buses instead of freshly opened ones.
+    /// [`crate::install`], with these open buses and kept USB devices instead of freshly
+    /// opened ones.
     pub fn install(&self, instance: &mut Instance, grants: &Grants) -> Result<()> {
         let mut config = I2cConfig::from_grants(&grants.i2c).context("i2c")?;
         for (name, bus) in &self.i2c {
             config = config.with_bus(name.clone(), bus.clone());
         }
+        if let Some(n) = self.max_handles {
+            config = config.with_limits(Limits {
+                max_handles: n,
+                ..Limits::default()
+            });
+        }
         wasi_hw_i2c::install(instance, config.build().context("setting up I2C")?);
-        crate::install_usb(instance, grants)
+        if let Some(keeper) = &self.usb {
+            let mut state = keeper.build();
+            if let Some(n) = self.max_handles {
+                state = state.with_max_resources(n);
+            }
+            wasi_hw_usb::install(instance, state);
+        }
+        Ok(())
     }
+}
+
+/// The device number of the character device at `name`, if it is one.
+fn rdev(name: &str) -> Option<u64> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(name).ok()?;
+    m.file_type().is_char_device().then(|| m.rdev())
 }
 
 #[cfg(test)]
@@ -79,5 +151,20 @@ mod tests {
         };
         let err = format!("{:#}", Devices::open(&bad).err().unwrap());
         assert!(err.contains("/nonexistent/i2c-9"), "{err}");
+    }
+
+    #[test]
+    fn a_bus_whose_device_node_went_or_changed_is_lost() {
+        let null = rdev("/dev/null").expect("/dev/null is a character device");
+        let devices = Devices {
+            i2c_rdev: vec![
+                ("/dev/null".into(), null),
+                ("/dev/zero".into(), null),
+                ("/nonexistent/i2c-7".into(), null),
+            ],
+            ..Devices::default()
+        };
+        assert_eq!(devices.i2c_lost(), ["/dev/zero", "/nonexistent/i2c-7"]);
+        assert_eq!(rdev("/tmp"), None, "not a character device");
     }
 }

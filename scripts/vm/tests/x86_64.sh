@@ -221,6 +221,18 @@ EOF
 userve=$!
 vm_check "serve: the hid driver claimed 1-3:1.0 and waits for a report" vm_wait 30 bound 1-3:1.0 usbfs
 sleep 0.5
+# Hot update while it waits: the host keeps the claim and hands it to the new instance, so
+# usbhid never gets the interface in between (each usbhid bind makes a new inputN).
+last_input() { ls /sys/class/input | sed -n 's/^input//p' | sort -n | tail -n 1; }
+inputs_before=$(last_input)
+vm_eq "serve: hot update of the waiting hid driver" "updated kbd" \
+  "$(./wasi-hw ctl --socket /tmp/wasi-hw-usb.sock update kbd "$PWD/hid.aot" 2>&1 | cut -d: -f1)"
+has_handoff() {
+  ./wasi-hw ctl --socket /tmp/wasi-hw-usb.sock status kbd | grep -q 'in use, handed over 1 time'
+}
+vm_check "  ... the new instance was handed the claimed device" vm_wait 10 has_handoff
+vm_check "  ... usbfs kept the interface across the swap" bound 1-3:1.0 usbfs
+vm_eq "  ... usbhid did not bind in between (last input device)" "$inputs_before" "$(last_input)"
 t0=$(cut -d' ' -f1 /proc/uptime)
 vm_eq "serve: stop while it waits in an interrupt transfer" "stopped kbd" \
   "$(./wasi-hw ctl --socket /tmp/wasi-hw-usb.sock stop kbd 2>&1)"

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod keeper;
 #[cfg(target_os = "linux")]
 pub mod nusb;
 pub mod reattach;
@@ -184,4 +185,8 @@ pub trait UsbDeviceHandle: Send {
     fn cancel(&mut self, id: TransferId) -> UsbResult<()>;
     /// Forgets a transfer that will never be waited for (cancelling it if still pending).
     fn discard(&mut self, id: TransferId);
+    /// Closes the handle for good (the guest closed or dropped it). A plain drop is the
+    /// same, except for a handle the resident host keeps for the driver's next instance
+    /// ([`keeper`]), which a drop sends back to the keeper.
+    fn close(self: Box<Self>) {}
 }

@@ -6,7 +6,7 @@ use wasi_hw_engine::{Caller, HostModule, Trap};
 use super::{interface_call, interface_guard, unit_call, whole_device_guard, MAX_STREAM_ENDPOINTS};
 use crate::abi;
 use crate::backend::{TransferSetup, TransferType};
-use crate::ctx::{lock, with_state, DeviceRes, HandleRes};
+use crate::ctx::{with_state, DeviceRes, HandleRes};
 use crate::error::UsbError;
 
 pub(super) fn module(name: &str) -> HostModule {
@@ -200,11 +200,7 @@ pub(super) fn module(name: &str) -> HostModule {
             "[method]device-handle.close",
             |c: &mut Caller<'_>, this: u32| {
                 with_state(c, |s| {
-                    let res = s.handle(this)?;
-                    // Dropping the backend handle releases its interfaces; transfers made
-                    // from it now fail with no-device.
-                    let old = lock(&res.handle).take();
-                    drop(old);
+                    s.close(s.handle(this)?);
                     Ok(())
                 })
             },
@@ -220,8 +216,7 @@ pub(super) fn module(name: &str) -> HostModule {
             |c: &mut Caller<'_>, this: u32| {
                 with_state(c, |s| {
                     let res = s.table.delete::<HandleRes>(this)?;
-                    let old = lock(&res.handle).take();
-                    drop(old);
+                    s.close(&res);
                     Ok(())
                 })
             },

@@ -24,6 +24,9 @@ use crate::descriptors::*;
 use crate::error::{UsbError, UsbResult};
 use model::{DeviceSpec, InOutcome, OutOutcome};
 
+/// How soon a transfer wait the device NAKs notices that its instance is being stopped.
+const STOP_POLL: Duration = Duration::from_millis(20);
+
 pub use model::{
     hid_report, HID_IN, HID_REPORT_COUNT, HID_REPORT_LEN, LOOPBACK_IN, LOOPBACK_OUT,
     SIM_STORAGE_PRODUCT, SIM_TEST_PRODUCT, SIM_VENDOR, STORAGE_IN, STORAGE_OUT,
@@ -483,7 +486,14 @@ impl SimHandle {
     /// Moves a bulk/interrupt transfer forward. `None`: the device NAKed and `block` is
     /// false. With `block`, waits for a change (removal, data from another handle) until the
     /// transfer's deadline.
-    fn step(&self, p: &Pending, block: bool) -> Option<UsbResult<Vec<u8>>> {
+    /// One attempt at `p`; with `block`, waits (device changes, the deadline) until it
+    /// completes, or `stop` turns true (checked every [`STOP_POLL`]).
+    fn step(
+        &self,
+        p: &Pending,
+        block: bool,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<UsbResult<Vec<u8>>> {
         if p.cancelled {
             return Some(Err(UsbError::Interrupted));
         }
@@ -524,33 +534,32 @@ impl SimHandle {
             if !block {
                 return None;
             }
-            w = match p.deadline {
-                None => self
-                    .shared
-                    .changed
-                    .wait(w)
-                    .unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Some(Err(UsbError::Timeout));
-                    }
-                    self.shared
-                        .changed
-                        .wait_timeout(w, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
+            if stop() {
+                return Some(Err(UsbError::Interrupted));
+            }
+            let now = Instant::now();
+            let wait = match p.deadline {
+                Some(d) if now >= d => return Some(Err(UsbError::Timeout)),
+                Some(d) => (d - now).min(STOP_POLL),
+                None => STOP_POLL,
             };
+            w = self
+                .shared
+                .changed
+                .wait_timeout(w, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     /// Runs a transfer to completion (or timeout, cancellation, removal).
-    fn resolve(&mut self, id: TransferId) -> UsbResult<Vec<u8>> {
+    fn resolve(&mut self, id: TransferId, stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>> {
         match self.transfers.remove(&id) {
             None => Err(UsbError::NotFound),
             Some(SimTransfer::Done(r)) => r,
-            Some(SimTransfer::Pending(p)) => self.step(&p, true).unwrap_or(Err(UsbError::Other)),
+            Some(SimTransfer::Pending(p)) => {
+                self.step(&p, true, stop).unwrap_or(Err(UsbError::Other))
+            }
         }
     }
 }
@@ -688,7 +697,7 @@ impl UsbDeviceHandle for SimHandle {
             Err(control_result) => SimTransfer::Done(control_result),
             // OUT data goes to the device at submission, as a host controller would send it;
             // if the device NAKs, the transfer stays pending until awaited.
-            Ok(p) if !is_in => match self.step(&p, false) {
+            Ok(p) if !is_in => match self.step(&p, false, &|| false) {
                 Some(r) => SimTransfer::Done(r),
                 None => SimTransfer::Pending(p),
             },
@@ -700,11 +709,12 @@ impl UsbDeviceHandle for SimHandle {
         Ok(id)
     }
 
-    /// Simulated transfers complete when waited for, never blocking: `stop` is not needed.
-    fn wait_unless(&mut self, id: TransferId, _stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>> {
+    /// Simulated transfers run when waited for; one the device NAKs waits for the device,
+    /// its deadline or `stop` (then it ends `interrupted`, as after a cancel).
+    fn wait_unless(&mut self, id: TransferId, stop: &dyn Fn() -> bool) -> UsbResult<Vec<u8>> {
         let ep = match self.transfers.get(&id) {
             None => return Err(UsbError::NotFound),
-            Some(SimTransfer::Done(_)) => return self.resolve(id),
+            Some(SimTransfer::Done(_)) => return self.resolve(id, stop),
             Some(SimTransfer::Pending(p)) => p.endpoint,
         };
         // Earlier transfers on the same endpoint complete first (hardware order).
@@ -715,10 +725,10 @@ impl UsbDeviceHandle for SimHandle {
             .map(|(&k, _)| k)
             .collect();
         for e in earlier {
-            let r = self.resolve(e);
+            let r = self.resolve(e, stop);
             self.transfers.insert(e, SimTransfer::Done(r));
         }
-        self.resolve(id)
+        self.resolve(id, stop)
     }
 
     fn cancel(&mut self, id: TransferId) -> UsbResult<()> {
