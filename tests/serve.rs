@@ -694,3 +694,40 @@ fn usb_claims_are_handed_to_the_updated_driver_and_released_when_it_stops() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_driver_asleep_in_wasi_poll_oneoff_is_woken_and_stopped() {
+    // A 60 s sleep as Rust's thread::sleep makes it: one relative monotonic-clock
+    // subscription (userdata 0, tag 0 at 8, clock id 1 at 16, timeout ns at 24).
+    let dir = tempfile::tempdir().unwrap();
+    let sleeps = wat_module(
+        dir.path(),
+        "sleeps.wasm",
+        r#"(module
+             (import "wasi_snapshot_preview1" "poll_oneoff"
+               (func $poll (param i32 i32 i32 i32) (result i32)))
+             (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+             (memory (export "memory") 1)
+             (func (export "_start")
+               (i32.store (i32.const 16) (i32.const 1))
+               (i64.store (i32.const 24) (i64.const 60000000000))
+               (call $exit (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#,
+    );
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"sleeper\"\nmodule = {:?}\nrestart = \"never\"\n",
+        sleeps.display().to_string()
+    ));
+    serve.wait_for("the driver to run", |s| {
+        s.status("sleeper")["state"] == "running"
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    assert_eq!(serve.ok(&["stop", "sleeper"]).trim(), "stopped sleeper");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    let s = serve.status("sleeper");
+    assert_eq!(s["last_exit"], "stopped by the host", "{s}");
+}

@@ -296,4 +296,95 @@ wasmtime_ssp_path_symlink(wasm_exec_env_t exec_env, struct fd_table *curfds,",
             ),
         ],
     ),
+    (
+        "iwasm/libraries/libc-wasi/libc_wasi_wrapper.c",
+        &[
+            // A stop request (wasi_hw_request_terminate) also wakes a guest asleep in
+            // poll_oneoff (Rust's thread::sleep, C's nanosleep), which WAMR only does with
+            // its thread manager (in 1 s slices): relative clock waits go in slices of at
+            // most 20 ms with the flag checked between them; a stopped wait is EINTR.
+            // Absolute clocks and waits on descriptors alone block as before.
+            (
+                "static wasi_errno_t
+wasi_poll_oneoff(wasm_exec_env_t exec_env, const wasi_subscription_t *in,",
+                "static wasi_errno_t
+wasi_hw_poll_oneoff(wasm_exec_env_t exec_env, struct fd_table *curfds,
+                    const wasi_subscription_t *in, wasi_event_t *out,
+                    uint32 nsubscriptions, size_t *nevents)
+{
+    const uint64 slice_ns = 20 * 1000 * 1000;
+    uint64 min_ns = UINT64_MAX, size, start_us, elapsed_ns, left;
+    wasi_subscription_t *slices;
+    wasi_errno_t err;
+    size_t n;
+    uint32 i;
+    bool last;
+
+    for (i = 0; i < nsubscriptions; i++) {
+        if (in[i].u.type != __WASI_EVENTTYPE_CLOCK)
+            continue;
+        if (in[i].u.u.clock.flags & __WASI_SUBSCRIPTION_CLOCK_ABSTIME)
+            min_ns = 0; /* not sliced */
+        else if (in[i].u.u.clock.timeout < min_ns)
+            min_ns = in[i].u.u.clock.timeout;
+    }
+    if (min_ns <= slice_ns || min_ns == UINT64_MAX)
+        return wasmtime_ssp_poll_oneoff(exec_env, curfds, in, out,
+                                        nsubscriptions, nevents);
+    size = (uint64)nsubscriptions * sizeof(wasi_subscription_t);
+    if (size >= UINT32_MAX
+        || !(slices = (wasi_subscription_t *)wasm_runtime_malloc((uint32)size)))
+        return __WASI_ENOMEM;
+    start_us = os_time_get_boot_us();
+    for (;;) {
+        if (WASM_SUSPEND_FLAGS_GET(exec_env->suspend_flags)
+            & WASM_SUSPEND_FLAG_TERMINATE) {
+            err = __WASI_EINTR;
+            break;
+        }
+        elapsed_ns = (os_time_get_boot_us() - start_us) * 1000;
+        left = min_ns > elapsed_ns ? min_ns - elapsed_ns : 0;
+        /* the last slice waits for the real remainders; earlier ones for a slice */
+        last = left <= slice_ns;
+        bh_memcpy_s(slices, (uint32)size, in, (uint32)size);
+        for (i = 0; i < nsubscriptions; i++) {
+            if (slices[i].u.type != __WASI_EVENTTYPE_CLOCK)
+                continue;
+            if (!last)
+                slices[i].u.u.clock.timeout = slice_ns;
+            else if (slices[i].u.u.clock.timeout > elapsed_ns)
+                slices[i].u.u.clock.timeout -= elapsed_ns;
+            else
+                slices[i].u.u.clock.timeout = 0;
+        }
+        err = wasmtime_ssp_poll_oneoff(exec_env, curfds, slices, out,
+                                       nsubscriptions, nevents);
+        if (err || last)
+            break;
+        /* a slice ended: only descriptor events are real */
+        n = 0;
+        for (i = 0; i < *nevents; i++)
+            if (out[i].type != __WASI_EVENTTYPE_CLOCK)
+                out[n++] = out[i];
+        *nevents = n;
+        if (n > 0)
+            break;
+    }
+    wasm_runtime_free(slices);
+    return err;
+}
+
+static wasi_errno_t
+wasi_poll_oneoff(wasm_exec_env_t exec_env, const wasi_subscription_t *in,",
+            ),
+            (
+                "#if WASM_ENABLE_THREAD_MGR == 0
+    err = wasmtime_ssp_poll_oneoff(exec_env, curfds, in, out, nsubscriptions,
+                                   &nevents);",
+                "#if WASM_ENABLE_THREAD_MGR == 0
+    err = wasi_hw_poll_oneoff(exec_env, curfds, in, out, nsubscriptions,
+                              &nevents);",
+            ),
+        ],
+    ),
 ];
