@@ -540,9 +540,22 @@ fn a_driver_spinning_in_guest_code_is_stopped_and_updated() {
              (func (export "_start") (loop $l (br $l))))"#,
     );
     let serve = Serve::start(&format!(
-        "[[driver]]\nname = \"spin\"\nmodule = {:?}\n",
+        "[[driver]]\nname = \"spin\"\nmodule = {0:?}\n\n\
+         [[driver]]\nname = \"spin-interp\"\nmodule = {0:?}\ninterp = true\n",
         spins.display().to_string()
     ));
+    // The interpreter's own suspend checks (at branches) stop it the same way.
+    serve.wait_for("spin-interp to run", |s| {
+        s.status("spin-interp")["state"] == "running"
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(serve
+        .ok(&["stop", "spin-interp"])
+        .contains("stopped spin-interp"));
+    assert_eq!(
+        serve.status("spin-interp")["last_exit"],
+        "stopped by the host"
+    );
     serve.wait_for("spin to run", |s| s.status("spin")["state"] == "running");
     assert!(serve.ok(&["stop", "spin"]).contains("stopped spin"));
     assert_eq!(serve.status("spin")["last_exit"], "stopped by the host");

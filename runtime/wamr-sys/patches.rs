@@ -387,4 +387,55 @@ wasi_poll_oneoff(wasm_exec_env_t exec_env, const wasi_subscription_t *in,",
             ),
         ],
     ),
+    (
+        "iwasm/interpreter/wasm_interp_fast.c",
+        &[
+            // A stop request for interpreted code in a loop that makes no host call: the
+            // interpreter's suspend checks (at branches, calls and loop back-edges) exist
+            // only with WAMR's thread manager. Here they are compiled in, and a set
+            // terminate flag (wasi_hw_request_terminate) raises an exception, which
+            // unwinds the interpreter like any trap (WAMR's own check returns without
+            // one, leaving its caller to read results that were never written).
+            (
+                "        /* TODO: support suspend and breakpoint */          \\
+        WASM_SUSPEND_FLAGS_UNLOCK(exec_env->wait_lock);     \\
+    } while (0)
+#endif",
+                "        /* TODO: support suspend and breakpoint */          \\
+        WASM_SUSPEND_FLAGS_UNLOCK(exec_env->wait_lock);     \\
+    } while (0)
+#else
+#define CHECK_SUSPEND_FLAGS()                                     \\
+    do {                                                          \\
+        if (WASM_SUSPEND_FLAGS_GET(exec_env->suspend_flags)       \\
+            & WASM_SUSPEND_FLAG_TERMINATE) {                      \\
+            wasm_set_exception(module, \"terminated by the host\"); \\
+            goto got_exception;                                   \\
+        }                                                         \\
+    } while (0)
+#endif",
+            ),
+            (
+                "[every 1]
+#if WASM_ENABLE_THREAD_MGR != 0
+        CHECK_SUSPEND_FLAGS();",
+                "#if 1 /* wasi-hw: stop checks */
+        CHECK_SUSPEND_FLAGS();",
+            ),
+            (
+                "[every 10]
+#if WASM_ENABLE_THREAD_MGR != 0
+                CHECK_SUSPEND_FLAGS();",
+                "#if 1 /* wasi-hw: stop checks */
+                CHECK_SUSPEND_FLAGS();",
+            ),
+            (
+                "[every 3]
+#if WASM_ENABLE_THREAD_MGR != 0
+                        CHECK_SUSPEND_FLAGS();",
+                "#if 1 /* wasi-hw: stop checks */
+                        CHECK_SUSPEND_FLAGS();",
+            ),
+        ],
+    ),
 ];

@@ -136,19 +136,29 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 
 /// Source edits to WAMR 2.4.3: (file under `core/`, [(anchor, replacement)]). Each anchor
 /// must occur exactly once in the pristine file, so another WAMR version fails the build
-/// loudly instead of compiling a half-patched file.
+/// loudly instead of compiling a half-patched file. An anchor that starts with
+/// `[every N]` and a newline stands for the rest of it occurring exactly N times, each
+/// occurrence replaced.
 pub type Patches = &'static [(&'static str, &'static [(&'static str, &'static str)])];
 
-/// Applies `edits` to `text`; panics naming the anchor that is missing or not unique.
+/// Applies `edits` to `text`; panics naming the anchor that is missing or not found as
+/// often as expected.
 pub fn apply(file: &str, text: &str, edits: &[(&str, &str)]) -> String {
     let mut out = text.to_string();
     for (anchor, replacement) in edits {
+        let (expected, anchor) = match anchor
+            .strip_prefix("[every ")
+            .and_then(|r| r.split_once("]\n"))
+        {
+            Some((n, rest)) => (n.parse::<usize>().expect("[every N]: N is a number"), rest),
+            None => (1, *anchor),
+        };
         let n = out.matches(anchor).count();
         assert!(
-            n == 1,
-            "wasi-hw-wamr-build: patching {file}: anchor found {n} times (WAMR 2.4.3 expected):\n{anchor}"
+            n == expected,
+            "wasi-hw-wamr-build: patching {file}: anchor found {n} times, not {expected} (WAMR 2.4.3 expected):\n{anchor}"
         );
-        out = out.replacen(anchor, replacement, 1);
+        out = out.replace(anchor, replacement);
     }
     out
 }
@@ -180,6 +190,13 @@ mod tests {
     #[should_panic(expected = "anchor found 2 times")]
     fn an_anchor_must_be_unique() {
         apply("f.c", "x x", &[("x", "y")]);
+    }
+
+    #[test]
+    fn an_every_anchor_replaces_each_of_exactly_n() {
+        assert_eq!(apply("f.c", "x x y", &[("[every 2]\nx", "z")]), "z z y");
+        let wrong = std::panic::catch_unwind(|| apply("f.c", "x x x", &[("[every 2]\nx", "z")]));
+        assert!(wrong.is_err());
     }
 
     #[test]
