@@ -82,13 +82,19 @@ echo "build-guests: ${#names[@]} guests in $out: ${names[*]}"
 (cd "$root" && cargo build --release)
 cli="$root/target/release/wasi-hw"
 . "$root/scripts/lib/aot.sh"
+failed=$(mktemp)
 for name in "${names[@]}"; do
   for t in "${targets[@]}"; do
     if [ "$t" = x86_64 ]; then dst="$out/$name.aot"; else dst="$out/$name.$t.aot"; fi
-    aot_compile "$cli" "$out/$name.wasm" "$dst" "$t" >/dev/null \
-      || die "AOT compilation of $name.wasm for $t failed"
+    aot_slot
+    { aot_compile "$cli" "$out/$name.wasm" "$dst" "$t" >/dev/null || echo "$name.wasm for $t" >> "$failed"; } &
   done
 done
+wait
+if [ -s "$failed" ]; then
+  die "AOT compilation failed: $(paste -sd, "$failed")"
+fi
+rm -f "$failed"
 # The .wasm files too: a policy may require their signatures (run --require-signature).
 for name in "${names[@]}"; do
   signing_sign "$cli" "$out/$name.wasm" || die "signing $name.wasm failed"

@@ -27,7 +27,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 stage "build runtime and guests"
-cargo build --release --quiet
+# With the benchmark binaries in the same cargo run when the bench stage follows: their
+# whole-program LTO links then run beside the CLI's instead of after it.
+bench_bins=()
+wanted bench && bench_bins=(-p wasi-hw -p wasi-hw-bench -p wasi-hw-bench-native --bins)
+cargo build --release --quiet "${bench_bins[@]}"
 scripts/build-guests.sh
 
 stage "unit and integration tests (x86_64)"

@@ -107,8 +107,20 @@ aot_opts=()
 [ -n "${WASI_HW_ARMV7_CPU:-}" ] && aot_opts+=(--cpu "$WASI_HW_ARMV7_CPU")
 [ -n "${WASI_HW_ARMV7_FEATURES:-}" ] && aot_opts+=("--cpu-features=$WASI_HW_ARMV7_FEATURES")
 . "$root/scripts/lib/aot.sh"
+failed=$(mktemp)
 for wasm in "${wasms[@]}"; do
   aot="${wasm%.wasm}.armv7.aot"
-  how=$(aot_compile "$host_bin" "$wasm" "$aot" armv7 "${aot_opts[@]}")
-  echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes, $how)"
+  aot_slot
+  {
+    if how=$(aot_compile "$host_bin" "$wasm" "$aot" armv7 "${aot_opts[@]}"); then
+      echo "cross-armv7: $aot ($(stat -c %s "$aot") bytes, $how)"
+    else
+      echo "$wasm" >> "$failed"
+    fi
+  } &
 done
+wait
+if [ -s "$failed" ]; then
+  die "armv7 AOT compilation failed: $(paste -sd, "$failed")"
+fi
+rm -f "$failed"

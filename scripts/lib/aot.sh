@@ -24,4 +24,15 @@ aot_compile() {
   echo "compiled"
 }
 
+# aot_slot: waits until fewer compilations run in the background than there are cores
+# (each is one LLVM thread). Callers start `aot_compile ... &` after it and `wait` at the
+# end; a failed one records itself, since `wait` alone loses exit statuses.
+aot_slot() {
+  local cores
+  cores=$(nproc 2>/dev/null || echo 1)
+  while [ "$(jobs -rp | wc -l)" -ge "$cores" ]; do
+    wait -n 2>/dev/null || true
+  done
+}
+
 . "$(dirname "${BASH_SOURCE[0]}")/signing.sh"
