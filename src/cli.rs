@@ -69,6 +69,14 @@ pub struct RunArgs {
     /// it fails in the guest; a module that starts larger is refused.
     #[arg(long, value_name = "KIB")]
     pub max_memory_kib: Option<u32>,
+    /// Cap on the guest's live handles in each of its I2C and USB handle tables (buses,
+    /// delays, devices, device handles, transfers); more is an error to the guest.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_handles: Option<u32>,
+    /// Wall-clock limit: the guest is stopped (at its next host call or loop back-edge)
+    /// this many milliseconds after it starts, and the run fails with "timed out".
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: Option<u64>,
     /// Interpret a .wasm module instead of compiling it to native code first.
     #[arg(long)]
     pub interp: bool,
@@ -207,9 +215,28 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
         config.wasi.preopens.push((host, guest));
     }
     let mut instance = Instance::new(&module, &config)?;
-    wasi_hw_wiring::install(&mut instance, &grants)?;
+    wasi_hw_wiring::install_limited(&mut instance, &grants, args.max_handles.map(|n| n as usize))?;
     timings.mark("instantiate");
-    let code = instance.run_main()?;
+    let interrupt = instance.interrupt();
+    if let Some(ms) = args.timeout_ms {
+        // The process ends with the run, so the timer thread is never joined.
+        let interrupt = interrupt.clone();
+        std::thread::Builder::new()
+            .name("timeout".into())
+            .spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                interrupt.request();
+            })
+            .context("cannot start the --timeout-ms timer")?;
+    }
+    let result = instance.run_main();
+    if interrupt.is_requested() {
+        bail!(
+            "timed out after {} ms",
+            args.timeout_ms.expect("only the timer interrupts")
+        );
+    }
+    let code = result?;
     timings.mark("run");
     log::debug!("guest exited with {code}");
     if args.timings {

@@ -114,20 +114,34 @@ pub fn register_for(engine: &Engine, module: &ModuleFile) -> Result<()> {
 
 /// Gives the instance its host state: the granted I2C buses and USB devices.
 pub fn install(instance: &mut Instance, grants: &Grants) -> Result<()> {
-    let host = wasi_hw_i2c::I2cConfig::from_grants(&grants.i2c)
-        .context("--i2c")?
-        .build()
-        .context("setting up I2C")?;
-    wasi_hw_i2c::install(instance, host);
-    install_usb(instance, grants)
+    install_limited(instance, grants, None)
 }
 
-fn install_usb(instance: &mut Instance, grants: &Grants) -> Result<()> {
+/// [`install`], with at most `max_handles` live handles in each of the instance's I2C and
+/// USB handle tables (`None`: the engine's default).
+pub fn install_limited(
+    instance: &mut Instance,
+    grants: &Grants,
+    max_handles: Option<usize>,
+) -> Result<()> {
+    let mut config = wasi_hw_i2c::I2cConfig::from_grants(&grants.i2c).context("--i2c")?;
+    if let Some(n) = max_handles {
+        config = config.with_limits(wasi_hw_i2c::Limits {
+            max_handles: n,
+            ..wasi_hw_i2c::Limits::default()
+        });
+    }
+    wasi_hw_i2c::install(instance, config.build().context("setting up I2C")?);
     // Without a grant the guest sees no USB device; skip even creating a backend then,
     // so a pure I2C driver pays nothing for USB at start-up.
     if !grants.usb.is_empty() {
-        let config = wasi_hw_usb::UsbConfig::from_grants(&grants.usb).context("--usb")?;
-        wasi_hw_usb::install(instance, config.build());
+        let mut state = wasi_hw_usb::UsbConfig::from_grants(&grants.usb)
+            .context("--usb")?
+            .build();
+        if let Some(n) = max_handles {
+            state = state.with_max_resources(n);
+        }
+        wasi_hw_usb::install(instance, state);
     }
     Ok(())
 }
