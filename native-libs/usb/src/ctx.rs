@@ -2,6 +2,7 @@
 //! instance's resources (`usb-device`, `device-handle`, `transfer`) in the engine's
 //! resource table, with the host logic the natives call (`natives/`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::backend::reattach::Reattaching;
 use crate::backend::*;
 use crate::descriptors::ConfigurationDescriptor;
 use crate::error::{UsbError, UsbResult};
-use crate::natives::{MAX_RESOURCES, MAX_TRANSFER_SIZE};
+use crate::natives::{MAX_IN_FLIGHT, MAX_RESOURCES, MAX_TRANSFER_SIZE};
 
 pub(crate) type SharedHandle = Arc<Mutex<Option<Box<dyn UsbDeviceHandle>>>>;
 
@@ -38,6 +39,34 @@ pub(crate) enum TransferState {
     Submitted(TransferId),
 }
 
+/// Bytes of a submitted transfer, counted against the instance's in-flight budget
+/// ([`MAX_IN_FLIGHT`]) until the transfer is awaited or dropped.
+pub(crate) struct InFlight {
+    counter: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl InFlight {
+    /// Takes `bytes` from the budget, or `None` if that would exceed it.
+    pub(crate) fn take(counter: &Arc<AtomicU64>, bytes: u64) -> Option<InFlight> {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|&n| n <= MAX_IN_FLIGHT)
+            })
+            .ok()?;
+        Some(InFlight {
+            counter: Arc::clone(counter),
+            bytes,
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
 pub(crate) struct TransferRes {
     pub(crate) handle: SharedHandle,
     pub(crate) kind: TransferType,
@@ -46,6 +75,8 @@ pub(crate) struct TransferRes {
     pub(crate) endpoint: u8,
     pub(crate) timeout: Option<Duration>,
     pub(crate) state: TransferState,
+    /// Held while submitted.
+    pub(crate) in_flight: Option<InFlight>,
 }
 
 impl TransferRes {
@@ -147,6 +178,8 @@ pub struct UsbState {
     /// The resident host's: where devices are opened, and kept when the instance ends.
     keeper: Option<Arc<DeviceKeeper>>,
     pub(crate) table: ResourceTable,
+    /// Bytes of the instance's transfers in flight.
+    pub(crate) in_flight: Arc<AtomicU64>,
 }
 
 impl UsbState {
@@ -156,6 +189,7 @@ impl UsbState {
             backend,
             keeper: None,
             table: ResourceTable::new(MAX_RESOURCES),
+            in_flight: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -436,6 +470,7 @@ impl UsbState {
                 endpoint,
                 timeout,
                 state: TransferState::Created,
+                in_flight: None,
             },
         ))
     }

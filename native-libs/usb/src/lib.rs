@@ -36,7 +36,7 @@ pub use ctx::UsbState;
 pub use error::UsbError;
 pub use natives::{
     host_modules, host_modules_for, signatures, Dialect, COMPONENT_USB, DEVICE_MODULE, DIALECTS,
-    HOTPLUG_MODULE, MAX_RESOURCES, MAX_TRANSFER_SIZE, TRANSFERS_MODULE, WASI_USB,
+    HOTPLUG_MODULE, MAX_IN_FLIGHT, MAX_RESOURCES, MAX_TRANSFER_SIZE, TRANSFERS_MODULE, WASI_USB,
 };
 pub use wasi_hw_policy::usb::UsbGrantError;
 

@@ -1208,6 +1208,31 @@ fn dropped_transfers_are_cancelled(mode: Mode) {
     g.claim(h2, 0).unwrap();
 }
 
+fn transfers_in_flight_are_bounded(mode: Mode) {
+    let mut g = Guest::new(mode, &["sim"]);
+    let h = g.open(SIM_TEST_PRODUCT);
+    g.claim(h, 0).unwrap();
+    let max = wasi_hw_usb::MAX_TRANSFER_SIZE;
+    let per_budget = (wasi_hw_usb::MAX_IN_FLIGHT / u64::from(max)) as usize;
+    let mut submitted = Vec::new();
+    for _ in 0..per_budget {
+        let t = g
+            .new_transfer(h, BULK, (0, 0, 0, 0), max, sim::LOOPBACK_IN, 0)
+            .unwrap();
+        g.submit(t, 0, 0).unwrap();
+        submitted.push(t);
+    }
+    // One more would pin more host memory than the budget: no-mem, nothing submitted.
+    let extra = g
+        .new_transfer(h, BULK, (0, 0, 0, 0), max, sim::LOOPBACK_IN, 0)
+        .unwrap();
+    assert_eq!(g.submit(extra, 0, 0), Err(UsbError::NoMem));
+    // A dropped transfer gives its bytes back.
+    g.raw("transfers#[resource-drop]transfer", &[submitted[0]])
+        .unwrap();
+    g.submit(extra, 0, 0).unwrap();
+}
+
 /// Every scenario in both execution modes, and under the proposal repository's names.
 macro_rules! in_both_modes {
     ($($name:ident),* $(,)?) => {
@@ -1238,4 +1263,5 @@ in_both_modes!(
     hostile_arguments_trap_or_fail,
     lying_cabi_realloc_traps,
     dropped_transfers_are_cancelled,
+    transfers_in_flight_are_bounded,
 );

@@ -64,6 +64,9 @@ pub const DIALECTS: [Dialect; 2] = [WASI_USB, COMPONENT_USB];
 /// Largest transfer (buf-size) a guest may create: bounds the host memory one transfer can
 /// pin. Bulk reads of 1 MiB fit.
 pub const MAX_TRANSFER_SIZE: u32 = 2 << 20;
+/// Largest sum of buf-size over an instance's submitted, not yet awaited transfers: the
+/// host memory all its transfers in flight can pin (beyond it, submit is `no-mem`).
+pub const MAX_IN_FLIGHT: u64 = 16 << 20;
 /// Largest number of live resources (devices, handles, transfers) per instance.
 pub const MAX_RESOURCES: usize = 4096;
 /// Largest endpoint list accepted by alloc-streams/free-streams (an interface has at most

@@ -4,7 +4,9 @@ use wasi_hw_engine::{Caller, HostModule, Trap};
 
 use crate::abi;
 use crate::backend::TransferRequest;
-use crate::ctx::{lock, with_state, TransferRes, TransferState};
+use std::sync::Arc;
+
+use crate::ctx::{lock, with_state, InFlight, TransferRes, TransferState};
 use crate::error::{UsbError, UsbResult};
 
 pub(super) fn module(name: &str) -> HostModule {
@@ -40,6 +42,7 @@ fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> 
     abi::check_area(c, ret, abi::RESULT_UNIT)?;
     c.check_range(ptr, len)?;
     let check = with_state(c, |s| -> Result<UsbResult<bool>, Trap> {
+        let budget = Arc::clone(&s.in_flight);
         let t = s.transfer_mut(h)?;
         if matches!(t.state, TransferState::Submitted(_)) {
             return Ok(Err(UsbError::Busy));
@@ -51,6 +54,16 @@ fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> 
                 t.buf_size
             );
             return Ok(Err(UsbError::InvalidParam));
+        }
+        // Host memory for the transfer's data, counted until it is awaited or dropped.
+        t.in_flight = InFlight::take(&budget, u64::from(t.buf_size));
+        if t.in_flight.is_none() {
+            log::warn!(
+                "usb: submit of {} bytes refused: the instance's transfers in flight would pass {} bytes",
+                t.buf_size,
+                crate::natives::MAX_IN_FLIGHT
+            );
+            return Ok(Err(UsbError::NoMem));
         }
         Ok(Ok(is_in))
     })?;
@@ -74,6 +87,9 @@ fn submit_transfer(c: &mut Caller<'_>, h: u32, ptr: u32, len: u32, ret: u32) -> 
                     Some(dev) => dev.submit(req),
                     None => Err(UsbError::NoDevice),
                 };
+                if submitted.is_err() {
+                    t.in_flight = None;
+                }
                 Ok(submitted.map(|id| t.state = TransferState::Submitted(id)))
             })?
         }
