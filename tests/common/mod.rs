@@ -56,7 +56,17 @@ pub fn run_guest(
     args: &[&str],
     setup: impl FnOnce(&mut Instance),
 ) -> Outcome {
-    let module = load(name, mode);
+    run_module(&load(name, mode), name, args, setup)
+        .unwrap_or_else(|e| panic!("{name} ({mode:?}) failed: {e}"))
+}
+
+/// [`run_guest`] with a module loaded once by the caller; a trap is an error.
+pub fn run_module(
+    module: &Module,
+    name: &str,
+    args: &[&str],
+    setup: impl FnOnce(&mut Instance),
+) -> Result<Outcome, wasi_hw_engine::Error> {
     let mut out = tempfile::tempfile().unwrap();
     let mut err = tempfile::tempfile().unwrap();
     let mut config = InstanceConfig::default();
@@ -65,11 +75,9 @@ pub fn run_guest(
         .map(String::from)
         .collect();
     config.wasi.stdio = [None, Some(out.as_raw_fd()), Some(err.as_raw_fd())];
-    let mut instance = Instance::new(&module, &config).unwrap();
+    let mut instance = Instance::new(module, &config).unwrap();
     setup(&mut instance);
-    let code = instance
-        .run_main()
-        .unwrap_or_else(|e| panic!("{name} ({mode:?}) failed: {e}"));
+    let code = instance.run_main()?;
     drop(instance);
     let read = |f: &mut std::fs::File| {
         let mut s = String::new();
@@ -77,11 +85,11 @@ pub fn run_guest(
         f.read_to_string(&mut s).unwrap();
         s
     };
-    Outcome {
+    Ok(Outcome {
         code,
         stdout: read(&mut out),
         stderr: read(&mut err),
-    }
+    })
 }
 
 /// The signing key of the tests and a keys directory that trusts only it (the built guests

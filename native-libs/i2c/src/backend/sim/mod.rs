@@ -8,12 +8,14 @@
 //! contents afterwards.
 
 mod eeprom;
+mod faults;
 mod hts221;
 mod lcd;
 mod tm1650;
 mod tmp102;
 
 pub use eeprom::{EepromConfig, SimEeprom};
+pub use faults::{Fault, FaultPlan, Injected};
 pub use hts221::{SimHts221, HTS221_ADDR};
 pub use lcd::{SimLcd, LCD_COLUMNS, LCD_ROWS};
 pub use tm1650::{SimTm1650, TM1650_CONTROL, TM1650_DIGITS};
@@ -57,6 +59,7 @@ impl Traffic {
 struct SimBusState {
     devices: BTreeMap<u16, Box<dyn SimDevice>>,
     traffic: Traffic,
+    faults: Option<FaultPlan>,
 }
 
 /// A simulated bus. Clones share the same devices and counters.
@@ -147,6 +150,20 @@ impl SimBus {
     pub fn reset_traffic(&self) {
         self.lock().traffic = Traffic::default();
     }
+
+    /// Injects faults from now on ([`FaultPlan`]); `None` ends injection.
+    pub fn set_faults(&self, plan: Option<FaultPlan>) {
+        self.lock().faults = plan;
+    }
+
+    /// The faults injected since the plan was set.
+    pub fn injected(&self) -> Vec<Injected> {
+        self.lock()
+            .faults
+            .as_ref()
+            .map(|p| p.injected().to_vec())
+            .unwrap_or_default()
+    }
 }
 
 impl I2cBus for SimBus {
@@ -154,11 +171,20 @@ impl I2cBus for SimBus {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.traffic.transactions += 1;
+        if let Some(e) = state.faults.as_mut().and_then(|p| p.begin(address)) {
+            return Err(e); // the adapter failed: nothing went on the wire
+        }
         let Some(dev) = state.devices.get_mut(&address) else {
             state.traffic.nacks += 1;
             return Err(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address));
         };
-        let result = run(dev.as_mut(), address, ops, &mut state.traffic);
+        let result = run(
+            dev.as_mut(),
+            address,
+            ops,
+            &mut state.traffic,
+            state.faults.as_mut(),
+        );
         dev.stop();
         if result.is_err() {
             state.traffic.nacks += 1;
@@ -172,12 +198,27 @@ fn run(
     address: u16,
     ops: &mut [Operation<'_>],
     traffic: &mut Traffic,
+    mut faults: Option<&mut FaultPlan>,
 ) -> Result<(), ErrorCode> {
+    // A device that vanishes in this transaction goes at its first data byte written, or
+    // at its address if nothing is written.
+    let vanish = faults.as_ref().is_some_and(|p| p.vanishes_now());
+    let writes = ops
+        .iter()
+        .any(|op| matches!(op, Operation::Write(d) if !d.is_empty()));
+    let mut vanish_at_start = vanish && !writes;
+    let mut vanish_at_data = vanish && writes;
     let mut direction: Option<bool> = None;
     for op in ops.iter_mut() {
         let read = matches!(op, Operation::Read(_));
         // Same direction as the previous operation: no new START (embedded-hal contract).
         if direction != Some(read) {
+            if let Some(e) = faults
+                .as_deref_mut()
+                .and_then(|p| p.start(address, std::mem::take(&mut vanish_at_start)))
+            {
+                return Err(e);
+            }
             if !dev.start(address, read) {
                 return Err(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address));
             }
@@ -186,6 +227,12 @@ fn run(
         match op {
             Operation::Write(data) => {
                 for &b in data.iter() {
+                    if let Some(e) = faults
+                        .as_deref_mut()
+                        .and_then(|p| p.data(address, std::mem::take(&mut vanish_at_data)))
+                    {
+                        return Err(e);
+                    }
                     traffic.bytes_written += 1;
                     if !dev.write(b) {
                         return Err(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Data));
