@@ -24,6 +24,9 @@ use crate::descriptors::*;
 use crate::error::{UsbError, UsbResult};
 use model::{DeviceSpec, InOutcome, OutOutcome};
 
+mod faults;
+pub use faults::{InjectedUsb, UsbFault, UsbFaultPlan};
+
 /// How soon a transfer wait the device NAKs notices that its instance is being stopped.
 const STOP_POLL: Duration = Duration::from_millis(20);
 
@@ -233,6 +236,7 @@ struct World {
     next_address: u8,
     /// `Some` once hotplug is enabled: events not yet polled.
     hotplug: Option<Vec<HotplugEvent>>,
+    faults: Option<UsbFaultPlan>,
 }
 
 impl World {
@@ -241,6 +245,20 @@ impl World {
             .iter_mut()
             .find(|d| d.key == key && d.connected)
             .ok_or(UsbError::NoDevice)
+    }
+
+    /// Disconnects the device `key` (if connected): claims go, a hotplug event is queued.
+    fn unplug(&mut self, key: DeviceKey) -> bool {
+        let Ok(dev) = self.device(key) else {
+            return false;
+        };
+        dev.connected = false;
+        dev.claims.clear();
+        let info = dev.info();
+        if let Some(events) = self.hotplug.as_mut() {
+            events.push(HotplugEvent::Left(info));
+        }
+        true
     }
 
     fn find(&mut self, vendor: u16, product: u16) -> Option<&mut SimDevice> {
@@ -289,6 +307,7 @@ impl SimBackend {
             next_handle: 1,
             next_address: 2,
             hotplug: None,
+            faults: None,
         };
         for (port, spec) in [(1u8, model::test_device()), (2, model::storage_device())] {
             let raw_configs = spec.configs.iter().map(|c| c.to_bytes()).collect();
@@ -330,15 +349,14 @@ impl SimController {
     /// Disconnects the device `vendor:product`; false if it is unknown or already gone.
     pub fn unplug(&self, vendor: u16, product: u16) -> bool {
         let mut w = self.shared.lock();
-        let Some(dev) = w.find(vendor, product).filter(|d| d.connected) else {
+        let Some(key) = w
+            .find(vendor, product)
+            .filter(|d| d.connected)
+            .map(|d| d.key)
+        else {
             return false;
         };
-        dev.connected = false;
-        dev.claims.clear();
-        let info = dev.info();
-        if let Some(events) = w.hotplug.as_mut() {
-            events.push(HotplugEvent::Left(info));
-        }
+        w.unplug(key);
         drop(w);
         self.shared.changed.notify_all();
         log::debug!("sim: unplugged {vendor:04x}:{product:04x}");
@@ -380,6 +398,22 @@ impl SimController {
             std::thread::sleep(delay);
             c.unplug(vendor, product)
         })
+    }
+
+    /// Injects faults into the world's transfers from now on ([`UsbFaultPlan`]); `None`
+    /// ends injection.
+    pub fn set_faults(&self, plan: Option<UsbFaultPlan>) {
+        self.shared.lock().faults = plan;
+    }
+
+    /// The faults injected since the plan was set.
+    pub fn injected(&self) -> Vec<InjectedUsb> {
+        self.shared
+            .lock()
+            .faults
+            .as_ref()
+            .map(|p| p.injected().to_vec())
+            .unwrap_or_default()
     }
 
     pub fn is_connected(&self, vendor: u16, product: u16) -> bool {
@@ -669,39 +703,74 @@ impl UsbDeviceHandle for SimHandle {
 
     fn submit(&mut self, req: TransferRequest) -> UsbResult<TransferId> {
         let is_in = req.is_in();
-        let pending = self.with_device(|d, me| {
-            if req.kind == TransferType::Control {
-                // Control transfers run to completion right away; a stall is the result.
-                return Ok(Err(d.control(me, &req.setup, &req.data, req.length)));
+        let endpoint = if req.kind == TransferType::Control {
+            0
+        } else {
+            req.endpoint
+        };
+        let fault = {
+            let mut w = self.shared.lock();
+            let fault = w
+                .faults
+                .as_mut()
+                .and_then(|p| p.on_transfer(endpoint, is_in));
+            match fault {
+                Some(UsbFault::Stall) if endpoint != 0 => {
+                    if let Ok(d) = w.device(self.key) {
+                        d.halted.insert(endpoint);
+                    }
+                }
+                Some(UsbFault::Disconnect) => {
+                    w.unplug(self.key);
+                }
+                _ => {}
             }
-            let (interface, ep) = d.endpoint(req.endpoint).ok_or(UsbError::NotFound)?;
-            Self::claimed_by_me(d, me, interface)?;
-            let wanted = match req.kind {
-                TransferType::Bulk => EP_BULK,
-                TransferType::Interrupt => EP_INTERRUPT,
-                _ => return Err(UsbError::NotSupported),
-            };
-            if ep.transfer_type() != wanted {
-                return Err(UsbError::InvalidParam);
-            }
-            Ok(Ok(Pending {
-                endpoint: req.endpoint,
-                is_in,
-                length: req.length,
-                data: req.data,
-                deadline: req.timeout.map(|t| Instant::now() + t),
-                cancelled: false,
-            }))
-        })?;
-        let transfer = match pending {
-            Err(control_result) => SimTransfer::Done(control_result),
-            // OUT data goes to the device at submission, as a host controller would send it;
-            // if the device NAKs, the transfer stays pending until awaited.
-            Ok(p) if !is_in => match self.step(&p, false, &|| false) {
-                Some(r) => SimTransfer::Done(r),
-                None => SimTransfer::Pending(p),
+            fault
+        };
+        if fault == Some(UsbFault::Disconnect) {
+            self.shared.changed.notify_all();
+        }
+        let pending = if fault.is_some() {
+            Err(Err(UsbError::Other)) // replaced by the fault below
+        } else {
+            self.with_device(|d, me| {
+                if req.kind == TransferType::Control {
+                    // Control transfers run to completion right away; a stall is the result.
+                    return Ok(Err(d.control(me, &req.setup, &req.data, req.length)));
+                }
+                let (interface, ep) = d.endpoint(req.endpoint).ok_or(UsbError::NotFound)?;
+                Self::claimed_by_me(d, me, interface)?;
+                let wanted = match req.kind {
+                    TransferType::Bulk => EP_BULK,
+                    TransferType::Interrupt => EP_INTERRUPT,
+                    _ => return Err(UsbError::NotSupported),
+                };
+                if ep.transfer_type() != wanted {
+                    return Err(UsbError::InvalidParam);
+                }
+                Ok(Ok(Pending {
+                    endpoint: req.endpoint,
+                    is_in,
+                    length: req.length,
+                    data: req.data,
+                    deadline: req.timeout.map(|t| Instant::now() + t),
+                    cancelled: false,
+                }))
+            })?
+        };
+        let transfer = match (fault, pending) {
+            // The device never saw the transfer (a control request is not carried out).
+            (Some(f), _) => SimTransfer::Done(Err(f.error())),
+            (None, pending) => match pending {
+                Err(control_result) => SimTransfer::Done(control_result),
+                // OUT data goes to the device at submission, as a host controller would send it;
+                // if the device NAKs, the transfer stays pending until awaited.
+                Ok(p) if !is_in => match self.step(&p, false, &|| false) {
+                    Some(r) => SimTransfer::Done(r),
+                    None => SimTransfer::Pending(p),
+                },
+                Ok(p) => SimTransfer::Pending(p),
             },
-            Ok(p) => SimTransfer::Pending(p),
         };
         let id = self.next_transfer;
         self.next_transfer += 1;
