@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{run_module, Mode, MODES};
+use common::{run_module, MODES};
 use wasi_hw_usb::backend::sim::{UsbFault, UsbFaultPlan};
 use wasi_hw_usb::UsbConfig;
 
