@@ -13,7 +13,7 @@ packages=(
   clang libclang-dev llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-  fonts-dejavu-core signify-openbsd
+  fonts-dejavu-core signify-openbsd valgrind
 )
 . "$here/lib/debian.sh"
 

@@ -41,6 +41,9 @@ cargo test --manifest-path guests/Cargo.toml --quiet
 # Corrupted drivers with signatures required: every one refused cleanly (a few seconds).
 scripts/mutate.py --smoke | tail -n 1
 
+stage "memory checks: guest suites under valgrind memcheck"
+scripts/memcheck.sh
+
 if wanted armv7; then
   stage "armv7: static cross build, qemu-arm-static runs, OpenWrt package"
   scripts/armv7/cross.sh

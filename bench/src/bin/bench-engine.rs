@@ -1,8 +1,11 @@
 //! `bench-engine`: one cold run of a guest in this process, timed phase by phase.
 //!
 //! ```text
-//! bench-engine [--i2c GRANT]... [--usb GRANT]... [--stack-size N] MODULE [-- GUEST ARGS...]
+//! bench-engine [--i2c GRANT]... [--usb GRANT]... [--stack-size N] [--cycles N] MODULE [-- GUEST ARGS...]
 //! ```
+//! With `--cycles N`: N times read, load, instantiate, run and drop (engine initialised
+//! once, the guest's output discarded), printing `cycle=I rss_kib=K` a hundred times along
+//! the way and once at the end, and failing if a run exits non-zero: the leak check.
 //! Does what `wasi-hw run` does, in the same order, with a clock read between the steps,
 //! then prints (after the guest's own output) one line:
 //! `phase=aot|interp hw_bound_check=0|1 init_us=.. register_us=.. read_us=.. load_us=..
@@ -32,6 +35,7 @@ fn run(start: Instant) -> Result<i32> {
     let mut config = InstanceConfig::default();
     let mut module_path = None;
     let mut guest_args = Vec::new();
+    let mut cycles: Option<u64> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--i2c" => grants.i2c.push(args.next().context("--i2c needs a value")?),
@@ -42,6 +46,14 @@ fn run(start: Instant) -> Result<i32> {
                     .context("--stack-size needs a value")?
                     .parse()
                     .context("--stack-size")?
+            }
+            "--cycles" => {
+                cycles = Some(
+                    args.next()
+                        .context("--cycles needs a value")?
+                        .parse()
+                        .context("--cycles")?,
+                )
             }
             "--" => {
                 guest_args.extend(args.by_ref());
@@ -61,6 +73,9 @@ fn run(start: Instant) -> Result<i32> {
         .unwrap_or_default();
     config.wasi.args = std::iter::once(program).chain(guest_args).collect();
 
+    if let Some(n) = cycles {
+        return run_cycles(&path, &grants, config, n);
+    }
     let us = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e6;
     let t0 = Instant::now();
     let engine = Engine::new()?;
@@ -95,6 +110,54 @@ fn run(start: Instant) -> Result<i32> {
         us(start, t6),
     );
     Ok(code)
+}
+
+/// Resident set size of this process, KiB.
+fn rss_kib() -> Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").context("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .context("statm")?
+        .parse()
+        .context("statm")?;
+    Ok(pages * 4)
+}
+
+/// `--cycles`: the whole per-module path, `n` times in one process.
+fn run_cycles(
+    path: &str,
+    grants: &wasi_hw_wiring::Grants,
+    mut config: InstanceConfig,
+    n: u64,
+) -> Result<i32> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .context("/dev/null")?;
+    config.wasi.stdio = [None, Some(null.as_raw_fd()), Some(null.as_raw_fd())];
+    let engine = Engine::new()?;
+    let policy = wasi_hw_trust::Policy::default();
+    let every = (n / 100).max(1);
+    for i in 0..n {
+        let file = wasi_hw_wiring::read_module_trusted(std::path::Path::new(path), &policy)?;
+        wasi_hw_wiring::register_for(&engine, &file)?;
+        let module = Module::from_file(&engine, file).with_context(|| path.to_string())?;
+        let mut instance = Instance::new(&module, &config)?;
+        wasi_hw_wiring::install(&mut instance, grants)?;
+        let code = instance.run_main()?;
+        if code != 0 {
+            bail!("cycle {i}: the guest exited with {code}");
+        }
+        drop(instance);
+        drop(module);
+        if i % every == 0 {
+            println!("cycle={i} rss_kib={}", rss_kib()?);
+        }
+    }
+    println!("cycle={n} rss_kib={}", rss_kib()?);
+    Ok(0)
 }
 
 fn main() -> ExitCode {

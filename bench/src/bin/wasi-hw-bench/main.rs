@@ -46,6 +46,7 @@ fn run() -> Result<()> {
         .insert("machine".into(), machine(&mut runner, &o)?);
     cold_start(&o, &mut runner, &mut rep, &mut plots)?;
     resident(&o, &mut runner, &mut rep)?;
+    cycles(&o, &mut rep)?;
     phases(&o, &mut runner, &mut rep, &mut plots)?;
     host_calls(&o, &mut runner, &mut rep, &mut plots)?;
     usb(&o, &mut runner, &mut rep)?;

@@ -1,6 +1,7 @@
 //! One experiment per file; `main.rs` runs them in order into one report.
 
 pub(crate) mod cold_start;
+pub(crate) mod cycles;
 pub(crate) mod footprint;
 pub(crate) mod host_calls;
 pub(crate) mod in_vm;
@@ -12,6 +13,7 @@ pub(crate) mod resident;
 pub(crate) mod usb;
 
 pub(crate) use cold_start::*;
+pub(crate) use cycles::*;
 pub(crate) use footprint::*;
 pub(crate) use host_calls::*;
 pub(crate) use in_vm::*;
