@@ -63,13 +63,9 @@ pub(crate) fn cycles(o: &Opts, rep: &mut Report) -> Result<()> {
         worst <= 64.0,
         || format!("{worst:+} KiB"),
     );
-    let _ = writeln!(
-        text,
-        "\n![RSS over load/run cycles](plots/cycles-rss.png)"
-    );
+    let _ = writeln!(text, "\n![RSS over load/run cycles](plots/cycles-rss.png)");
     LineChart {
-        title: "bench-engine --cycles: RSS over read/load/instantiate/run/drop cycles (AOT)"
-            .into(),
+        title: "bench-engine --cycles: RSS over read/load/instantiate/run/drop cycles (AOT)".into(),
         x_unit: "cycles".into(),
         y_unit: "RSS, KiB".into(),
         points: aot_points,
