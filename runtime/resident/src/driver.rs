@@ -240,20 +240,11 @@ impl Driver {
             i.request();
         }
         self.shared.changed.notify_all();
-        let deadline = Instant::now() + STOP_WAIT;
         // The supervisor starts the next instance as soon as this one is stopped.
-        while s.runs == runs {
-            let now = Instant::now();
-            if now >= deadline {
-                anyhow::bail!(
-                    "{}: the instance has not reached a host call in {} s; it restarts at its \
-                     next one",
-                    self.shared.name,
-                    STOP_WAIT.as_secs()
-                );
-            }
-            s = self.shared.wait(s, deadline - now);
-        }
+        drop(
+            self.shared
+                .wait_until(s, |s| s.runs != runs, "it restarts at its next one")?,
+        );
         Ok(format!("restarted {}", self.shared.name))
     }
 
@@ -273,21 +264,13 @@ impl Driver {
                 i.request();
             }
             self.shared.changed.notify_all();
-            let deadline = Instant::now() + STOP_WAIT;
-            while s.swaps == swaps {
-                let now = Instant::now();
-                if now >= deadline {
-                    // Still in guest code: the update applies when it next calls the host
-                    // or ends.
-                    anyhow::bail!(
-                        "{}: the running instance has not reached a host call in {} s; the \
-                         update is queued and applies when it does",
-                        self.shared.name,
-                        STOP_WAIT.as_secs()
-                    );
-                }
-                s = self.shared.wait(s, deadline - now);
-            }
+            // Still in guest code after the wait: the update applies when it next calls
+            // the host or ends.
+            drop(self.shared.wait_until(
+                s,
+                |s| s.swaps != swaps,
+                "the update is queued and applies when it does",
+            )?);
         }
         Ok(format!(
             "updated {}: {} -> {}",
@@ -379,13 +362,23 @@ impl Shared {
             i.request();
         }
         self.changed.notify_all();
+        self.wait_until(s, |s| s.running.is_none(), "it stops at its next one")
+    }
+
+    /// Waits up to [`STOP_WAIT`] for `done`; past it, the error says the instance has not
+    /// reached a host call (or a stop check) and then `what_then`.
+    fn wait_until<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, Slot>,
+        done: impl Fn(&Slot) -> bool,
+        what_then: &str,
+    ) -> Result<MutexGuard<'a, Slot>> {
         let deadline = Instant::now() + STOP_WAIT;
-        while s.running.is_some() {
+        while !done(&s) {
             let now = Instant::now();
             if now >= deadline {
                 anyhow::bail!(
-                    "{}: the instance has not reached a host call in {} s (guest code in a \
-                     loop without host calls cannot be interrupted); it stops at its next one",
+                    "{}: the instance has not reached a host call in {} s; {what_then}",
                     self.name,
                     STOP_WAIT.as_secs()
                 );
