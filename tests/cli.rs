@@ -514,23 +514,8 @@ fn run_limits_wall_time_and_handles() {
     let tmp = tempfile::tempdir().unwrap();
     // Spins without host calls (AOT stop checks, interpreter suspend checks), and sleeps
     // 60 s in poll_oneoff: both are stopped by --timeout-ms.
-    let spins = wat_file(
-        tmp.path(),
-        "spins.wasm",
-        r#"(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))"#,
-    );
-    let sleeps = wat_file(
-        tmp.path(),
-        "sleeps.wasm",
-        r#"(module
-             (import "wasi_snapshot_preview1" "poll_oneoff"
-               (func $poll (param i32 i32 i32 i32) (result i32)))
-             (memory (export "memory") 1)
-             (func (export "_start")
-               (i32.store (i32.const 16) (i32.const 1))
-               (i64.store (i32.const 24) (i64.const 60000000000))
-               (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#,
-    );
+    let spins = wat_file(tmp.path(), "spins.wasm", common::SPINS);
+    let sleeps = wat_file(tmp.path(), "sleeps.wasm", common::SLEEPS_60S);
     let spins_aot = tmp.path().join("spins.aot");
     compile(&spins, &spins_aot, "x86_64");
     for args in [
@@ -557,18 +542,7 @@ fn run_limits_wall_time_and_handles() {
         assert!(t.elapsed() < std::time::Duration::from_secs(10), "{args:?}");
     }
     // Ten delay handles: refused at the sixth under --max-handles 5.
-    let opens = wat_file(
-        tmp.path(),
-        "opens.wasm",
-        r#"(module
-             (import "wasi-hw:host/buses@0.1.0" "open-delay" (func $open_delay (result i32)))
-             (memory (export "memory") 1)
-             (func (export "_start") (local $i i32)
-               (loop $l
-                 (drop (call $open_delay))
-                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                 (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))))"#,
-    );
+    let opens = wat_file(tmp.path(), "opens.wasm", common::OPENS_10_DELAYS);
     let opens = opens.to_str().unwrap();
     let o = run(&["run", "--interp", "--max-handles", "5", opens]);
     assert_eq!(o.status.code(), Some(1));

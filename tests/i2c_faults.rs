@@ -139,18 +139,7 @@ fn campaign_run(d: &Drivers, i: u64, tally: &mut Tally) {
                 assert_eq!(after[offset + 40..], before[offset + 40..], "{what}");
             }
             2 => {
-                let read: Vec<u8> = o
-                    .stdout
-                    .lines()
-                    .flat_map(|l| {
-                        l.split_once(": ")
-                            .unwrap()
-                            .1
-                            .split_whitespace()
-                            .map(|h| u8::from_str_radix(h, 16).unwrap())
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
+                let read: Vec<u8> = common::parse_dump(&o.stdout);
                 assert_eq!(read, before[offset..offset + 40], "{what}: wrong data");
             }
             _ => assert_eq!(o.stdout, "17 80\n", "{what}"),

@@ -85,18 +85,7 @@ fn eeprom_round_trips_across_pages() {
         ];
         let o = run_guest("eeprom", mode, &args, install(&bus, "sim:0x50"));
         assert_eq!(o.code, 0, "{mode:?}: {}", o.stderr);
-        let dumped: Vec<u8> = o
-            .stdout
-            .lines()
-            .flat_map(|l| {
-                l.split_once(": ")
-                    .unwrap()
-                    .1
-                    .split_whitespace()
-                    .map(|h| u8::from_str_radix(h, 16).unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let dumped: Vec<u8> = common::parse_dump(&o.stdout);
         assert_eq!(dumped, data, "{mode:?}: {}", o.stdout);
     }
 }

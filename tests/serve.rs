@@ -1,6 +1,8 @@
 //! `wasi-hw serve` and `wasi-hw ctl` end to end: a real host process with a temporary
 //! config and socket, driven through the real client.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -533,12 +535,7 @@ fn a_client_killed_mid_request_leaves_the_host_healthy() {
 fn a_driver_spinning_in_guest_code_is_stopped_and_updated() {
     let dir = tempfile::tempdir().unwrap();
     // No host call ever: only the suspend check points the AOT compiler adds reach it.
-    let spins = wat_module(
-        dir.path(),
-        "spins.wasm",
-        r#"(module (memory (export "memory") 1)
-             (func (export "_start") (loop $l (br $l))))"#,
-    );
+    let spins = wat_module(dir.path(), "spins.wasm", common::SPINS);
     let serve = Serve::start(&format!(
         "[[driver]]\nname = \"spin\"\nmodule = {0:?}\n\n\
          [[driver]]\nname = \"spin-interp\"\nmodule = {0:?}\ninterp = true\n",
@@ -581,18 +578,7 @@ fn limits_memory_and_wall_time_per_driver() {
                (call $exit (i32.ne (memory.grow (i32.const 100)) (i32.const -1)))))"#,
     );
     // Opens ten delay handles and keeps them.
-    let opens = wat_module(
-        dir.path(),
-        "opens.wasm",
-        r#"(module
-             (import "wasi-hw:host/buses@0.1.0" "open-delay" (func $open_delay (result i32)))
-             (memory (export "memory") 1)
-             (func (export "_start") (local $i i32)
-               (loop $l
-                 (drop (call $open_delay))
-                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                 (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))))"#,
-    );
+    let opens = wat_module(dir.path(), "opens.wasm", common::OPENS_10_DELAYS);
     let capped = |name: &str, module: &Path, extra: &str| {
         format!(
             "[[driver]]\nname = {name:?}\nmodule = {:?}\nautostart = false\n{extra}\n",
@@ -710,22 +696,8 @@ fn usb_claims_are_handed_to_the_updated_driver_and_released_when_it_stops() {
 
 #[test]
 fn a_driver_asleep_in_wasi_poll_oneoff_is_woken_and_stopped() {
-    // A 60 s sleep as Rust's thread::sleep makes it: one relative monotonic-clock
-    // subscription (userdata 0, tag 0 at 8, clock id 1 at 16, timeout ns at 24).
     let dir = tempfile::tempdir().unwrap();
-    let sleeps = wat_module(
-        dir.path(),
-        "sleeps.wasm",
-        r#"(module
-             (import "wasi_snapshot_preview1" "poll_oneoff"
-               (func $poll (param i32 i32 i32 i32) (result i32)))
-             (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-             (memory (export "memory") 1)
-             (func (export "_start")
-               (i32.store (i32.const 16) (i32.const 1))
-               (i64.store (i32.const 24) (i64.const 60000000000))
-               (call $exit (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#,
-    );
+    let sleeps = wat_module(dir.path(), "sleeps.wasm", common::SLEEPS_60S);
     let serve = Serve::start(&format!(
         "[[driver]]\nname = \"sleeper\"\nmodule = {:?}\nrestart = \"never\"\n",
         sleeps.display().to_string()

@@ -139,3 +139,44 @@ pub fn signed_copy(src: &Path, dir: &Path) -> PathBuf {
     sign(&copy);
     copy
 }
+
+/// Spins without a host call: only stop checks (AOT) or the interpreter's suspend checks
+/// can end it.
+pub const SPINS: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") (loop $l (br $l))))"#;
+
+/// Sleeps 60 s in WASI poll_oneoff, as Rust's thread::sleep asks for it: one relative
+/// monotonic-clock subscription (userdata 0, tag 0 at 8, clock id 1 at 16, timeout ns at 24).
+pub const SLEEPS_60S: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 60000000000))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#;
+
+/// Opens ten delay handles and keeps them.
+pub const OPENS_10_DELAYS: &str = r#"(module
+  (import "wasi-hw:host/buses@0.1.0" "open-delay" (func $open_delay (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $i i32)
+    (loop $l
+      (drop (call $open_delay))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))))"#;
+
+/// The bytes of an `eeprom read` dump (`OFFSET: xx xx ...` lines).
+pub fn parse_dump(stdout: &str) -> Vec<u8> {
+    stdout
+        .lines()
+        .flat_map(|l| {
+            l.split_once(": ")
+                .expect("OFFSET: BYTES")
+                .1
+                .split_whitespace()
+                .map(|h| u8::from_str_radix(h, 16).expect("hex byte"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
