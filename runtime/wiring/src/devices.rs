@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use wasi_hw_engine::Instance;
-use wasi_hw_i2c::{BusStats, I2cConfig, Limits, SharedBus};
+use wasi_hw_i2c::{BusStats, I2cConfig, SharedBus};
 use wasi_hw_usb::{KeptDevice, UsbConfig, UsbKeeper};
 
 use crate::Grants;
@@ -104,25 +104,12 @@ impl Devices {
     /// [`crate::install`], with these open buses and kept USB devices instead of freshly
     /// opened ones.
     pub fn install(&self, instance: &mut Instance, grants: &Grants) -> Result<()> {
-        let mut config = I2cConfig::from_grants(&grants.i2c).context("i2c")?;
+        let mut i2c = I2cConfig::from_grants(&grants.i2c).context("i2c")?;
         for (name, bus) in &self.i2c {
-            config = config.with_bus(name.clone(), bus.clone());
+            i2c = i2c.with_bus(name.clone(), bus.clone());
         }
-        if let Some(n) = self.max_handles {
-            config = config.with_limits(Limits {
-                max_handles: n,
-                ..Limits::default()
-            });
-        }
-        wasi_hw_i2c::install(instance, config.build().context("setting up I2C")?);
-        if let Some(keeper) = &self.usb {
-            let mut state = keeper.build();
-            if let Some(n) = self.max_handles {
-                state = state.with_max_resources(n);
-            }
-            wasi_hw_usb::install(instance, state);
-        }
-        Ok(())
+        let usb = self.usb.as_ref().map(|keeper| keeper.build());
+        crate::install_states(instance, i2c, usb, self.max_handles)
     }
 }
 

@@ -124,20 +124,34 @@ pub fn install_limited(
     grants: &Grants,
     max_handles: Option<usize>,
 ) -> Result<()> {
-    let mut config = wasi_hw_i2c::I2cConfig::from_grants(&grants.i2c).context("--i2c")?;
+    let i2c = wasi_hw_i2c::I2cConfig::from_grants(&grants.i2c).context("--i2c")?;
+    // Without a grant the guest sees no USB device; skip even creating a backend then,
+    // so a pure I2C driver pays nothing for USB at start-up.
+    let usb = if grants.usb.is_empty() {
+        None
+    } else {
+        let config = wasi_hw_usb::UsbConfig::from_grants(&grants.usb).context("--usb")?;
+        Some(config.build())
+    };
+    install_states(instance, i2c, usb, max_handles)
+}
+
+/// Installs the I2C state `i2c` builds and the USB state, each handle table capped at
+/// `max_handles` if given (the one place the cap is applied: `run` and the resident host).
+fn install_states(
+    instance: &mut Instance,
+    mut i2c: wasi_hw_i2c::I2cConfig,
+    usb: Option<wasi_hw_usb::UsbState>,
+    max_handles: Option<usize>,
+) -> Result<()> {
     if let Some(n) = max_handles {
-        config = config.with_limits(wasi_hw_i2c::Limits {
+        i2c = i2c.with_limits(wasi_hw_i2c::Limits {
             max_handles: n,
             ..wasi_hw_i2c::Limits::default()
         });
     }
-    wasi_hw_i2c::install(instance, config.build().context("setting up I2C")?);
-    // Without a grant the guest sees no USB device; skip even creating a backend then,
-    // so a pure I2C driver pays nothing for USB at start-up.
-    if !grants.usb.is_empty() {
-        let mut state = wasi_hw_usb::UsbConfig::from_grants(&grants.usb)
-            .context("--usb")?
-            .build();
+    wasi_hw_i2c::install(instance, i2c.build().context("setting up I2C")?);
+    if let Some(mut state) = usb {
         if let Some(n) = max_handles {
             state = state.with_max_resources(n);
         }
