@@ -233,13 +233,19 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_handle_left_open_is_kept_claimed_for_the_next_instance() {
+    /// A keeper over a fresh simulated world, the world, and its storage device.
+    fn keeper_with_storage() -> (DeviceKeeper, crate::backend::sim::SimController, DeviceInfo) {
         let sim = SimBackend::new();
         let world = sim.controller();
         let keeper = DeviceKeeper::new(Box::new(sim));
-        let bound = || world.kernel_driver_bound(SIM_VENDOR, SIM_STORAGE_PRODUCT, 0);
         let info = storage(keeper.backend().as_mut());
+        (keeper, world, info)
+    }
+
+    #[test]
+    fn a_handle_left_open_is_kept_claimed_for_the_next_instance() {
+        let (keeper, world, info) = keeper_with_storage();
+        let bound = || world.kernel_driver_bound(SIM_VENDOR, SIM_STORAGE_PRODUCT, 0);
 
         // First instance: detaches the kernel driver, claims, and ends without clean-up.
         let mut h = keeper.open(&info).unwrap();
@@ -278,10 +284,7 @@ mod tests {
 
     #[test]
     fn a_closed_handle_is_released_at_once_and_a_gone_device_is_lost() {
-        let sim = SimBackend::new();
-        let world = sim.controller();
-        let keeper = DeviceKeeper::new(Box::new(sim));
-        let info = storage(keeper.backend().as_mut());
+        let (keeper, world, info) = keeper_with_storage();
         let mut h = keeper.open(&info).unwrap();
         h.detach_kernel_driver(0).unwrap();
         h.claim_interface(0).unwrap();
@@ -311,10 +314,7 @@ mod tests {
 
     #[test]
     fn dropping_the_keeper_gives_kept_devices_back() {
-        let sim = SimBackend::new();
-        let world = sim.controller();
-        let keeper = DeviceKeeper::new(Box::new(sim));
-        let info = storage(keeper.backend().as_mut());
+        let (keeper, world, info) = keeper_with_storage();
         let mut h = keeper.open(&info).unwrap();
         h.detach_kernel_driver(0).unwrap();
         drop(h);
