@@ -300,6 +300,14 @@ impl Instance {
             .unwrap_or(msg)
     }
 
+    /// A host's view of this instance between calls (memory, host state, `cabi_realloc`),
+    /// as a host function gets it: for lowering arguments and lifting results of
+    /// [`Instance::call`].
+    pub fn caller(&mut self) -> crate::Caller<'_> {
+        ensure_thread_env();
+        crate::Caller::from_exec_env(self.exec_env)
+    }
+
     /// Calls an exported function. Arguments are checked against its type.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
         ensure_thread_env();

@@ -26,7 +26,8 @@ pub use instance::{
 };
 pub use interrupt::{Interrupt, INTERRUPTED};
 pub use module::{
-    check_aot_sections, AotInfo, ExternKind, ImportExport, Module, ModuleKind, AOT_VERSION,
+    aot_custom_sections, append_aot_custom_section, check_aot_sections, AotInfo, ExternKind,
+    ImportExport, Module, ModuleKind, AOT_VERSION,
 };
 pub use module_file::ModuleFile;
 pub use resource::{Resource, ResourceTable, TableError};

@@ -213,6 +213,69 @@ pub fn check_aot_sections(bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// WAMR's raw custom-section kind inside an `.aot` custom section.
+const AOT_CUSTOM_SECTION_RAW: u32 = 0;
+
+/// The raw custom sections of an `.aot` file (name, contents), in file order: WAMR's
+/// format (`u32 kind = 0, u16 name length with NUL, name, NUL, contents`), which its
+/// loader skips unless built to keep custom sections. Malformed ones are left out; call
+/// [`check_aot_sections`] first for a file that may be damaged.
+pub fn aot_custom_sections(bytes: &[u8]) -> Vec<(&str, &[u8])> {
+    let mut out = Vec::new();
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let mut offset = 8;
+    while offset < bytes.len() {
+        offset = (offset + 3) & !3;
+        let (Some(kind), Some(size)) = (u32_at(offset), u32_at(offset + 4)) else {
+            break;
+        };
+        let body = offset + 8;
+        let Some(section) = bytes.get(body..body.saturating_add(size as usize)) else {
+            break;
+        };
+        if kind == AOT_SECTION_CUSTOM && section.len() >= 6 {
+            let sub = u32::from_le_bytes(section[..4].try_into().expect("4 bytes"));
+            let name_len = usize::from(u16::from_le_bytes([section[4], section[5]]));
+            if sub == AOT_CUSTOM_SECTION_RAW && name_len >= 1 && section.len() >= 6 + name_len {
+                let name = &section[6..6 + name_len - 1];
+                if let Ok(name) = std::str::from_utf8(name) {
+                    out.push((name, &section[6 + name_len..]));
+                }
+            }
+        }
+        offset = body + size as usize;
+    }
+    out
+}
+
+/// Appends a raw custom section to an `.aot` file, in the format [`aot_custom_sections`]
+/// reads and WAMR's own compiler writes (`--emit-custom-sections`).
+pub fn append_aot_custom_section(
+    aot: &mut Vec<u8>,
+    name: &str,
+    contents: &[u8],
+) -> Result<(), Error> {
+    let name_len = u16::try_from(name.len() + 1)
+        .ok()
+        .filter(|n| *n <= i16::MAX as u16)
+        .ok_or_else(|| Error::AotLayout(format!("custom section name of {} bytes", name.len())))?;
+    let size = u32::try_from(4 + 2 + name.len() + 1 + contents.len())
+        .map_err(|_| Error::AotLayout(format!("custom section `{name}` larger than 4 GiB")))?;
+    aot.resize(aot.len().next_multiple_of(4), 0);
+    aot.extend(AOT_SECTION_CUSTOM.to_le_bytes());
+    aot.extend(size.to_le_bytes());
+    aot.extend(AOT_CUSTOM_SECTION_RAW.to_le_bytes());
+    aot.extend(name_len.to_le_bytes());
+    aot.extend(name.as_bytes());
+    aot.push(0);
+    aot.extend(contents);
+    Ok(())
+}
+
 pub(crate) struct ModuleInner {
     pub(crate) raw: sys::wasm_module_t,
     // A .wasm's bytes: WAMR may point into (and modify) them until unload, so they are kept
