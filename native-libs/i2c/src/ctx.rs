@@ -87,6 +87,19 @@ impl I2cHost {
         self.buses.iter().map(|(n, _)| n.as_str())
     }
 
+    /// What the used displays on the buses show, one line each (`BUS 0xAA: TEXT`): the
+    /// simulator's screens, shown after a run.
+    pub fn displays(&self) -> Vec<String> {
+        self.buses
+            .iter()
+            .flat_map(|(name, bus)| {
+                bus.displays()
+                    .into_iter()
+                    .map(move |(addr, text)| format!("{name} {addr:#04x}: {text}"))
+            })
+            .collect()
+    }
+
     /// Live (not yet dropped) `i2c` and `delay` handles.
     pub fn live_handles(&self) -> usize {
         self.resources.len()
@@ -108,7 +121,8 @@ impl I2cHost {
         })
     }
 
-    pub(crate) fn open_delay(&mut self) -> Result<u32, Trap> {
+    /// `open-delay`: a new delay handle.
+    pub fn open_delay(&mut self) -> Result<u32, Trap> {
         self.resources
             .push(DelayRes)
             .map_err(|e| Trap::new(format!("open-delay: {e}")))

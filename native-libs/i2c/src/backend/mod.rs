@@ -76,6 +76,11 @@ pub enum Operation<'a> {
 /// at the end. On error, the content of read buffers is unspecified.
 pub trait I2cBus: Send {
     fn transaction(&mut self, address: u16, ops: &mut [Operation<'_>]) -> Result<(), ErrorCode>;
+    /// The displays on this bus that were used, with what they show (the simulator's;
+    /// real buses cannot tell).
+    fn displays(&self) -> Vec<(u16, String)> {
+        Vec::new()
+    }
 
     fn read(&mut self, address: u16, buf: &mut [u8]) -> Result<(), ErrorCode> {
         self.transaction(address, &mut [Operation::Read(buf)])
@@ -94,6 +99,10 @@ pub trait I2cBus: Send {
 impl<B: I2cBus + ?Sized> I2cBus for Box<B> {
     fn transaction(&mut self, address: u16, ops: &mut [Operation<'_>]) -> Result<(), ErrorCode> {
         (**self).transaction(address, ops)
+    }
+
+    fn displays(&self) -> Vec<(u16, String)> {
+        (**self).displays()
     }
 }
 

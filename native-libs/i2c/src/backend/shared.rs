@@ -120,6 +120,11 @@ impl I2cBus for SharedBus {
         self.inner.completed.fetch_add(1, Ordering::SeqCst);
         r
     }
+
+    fn displays(&self) -> Vec<(u16, String)> {
+        let w = self.inner.bus.lock().unwrap_or_else(|e| e.into_inner());
+        w.bus.displays()
+    }
 }
 
 #[cfg(test)]

@@ -254,6 +254,12 @@ impl SimDevice for SimLcd {
         self.lock().port
     }
 
+    fn show(&self) -> Option<String> {
+        // Nothing while the display is off (e.g. after a bus scan touched it).
+        let [top, bottom] = self.screen();
+        (!top.is_empty()).then(|| format!("lcd {top:?} {bottom:?}"))
+    }
+
     fn stop(&mut self) {}
 }
 

@@ -36,6 +36,10 @@ pub trait SimDevice: Send {
     fn read(&mut self) -> u8;
     /// STOP condition: the transaction is over.
     fn stop(&mut self);
+    /// What a display shows, for people (`lcd "row 1" "row 2"`); `None` for other devices.
+    fn show(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Counters of everything that went over the simulated wire.
@@ -58,6 +62,8 @@ impl Traffic {
 #[derive(Default)]
 struct SimBusState {
     devices: BTreeMap<u16, Box<dyn SimDevice>>,
+    /// Addresses that acknowledged a transaction: the displays worth showing.
+    touched: std::collections::BTreeSet<u16>,
     traffic: Traffic,
     faults: Option<FaultPlan>,
 }
@@ -189,7 +195,25 @@ impl I2cBus for SimBus {
         if result.is_err() {
             state.traffic.nacks += 1;
         }
+        if result != Err(ErrorCode::NoAcknowledge(NoAcknowledgeSource::Address)) {
+            state.touched.insert(address);
+        }
         result
+    }
+
+    fn displays(&self) -> Vec<(u16, String)> {
+        let state = self.lock();
+        let mut out: Vec<(u16, String)> = Vec::new();
+        for addr in &state.touched {
+            let Some(text) = state.devices.get(addr).and_then(|d| d.show()) else {
+                continue;
+            };
+            // One device at several addresses (a TM1650) is shown once, at the first.
+            if !out.iter().any(|(_, t)| *t == text) {
+                out.push((*addr, text));
+            }
+        }
+        out
     }
 }
 

@@ -131,6 +131,11 @@ impl SimDevice for SimTm1650 {
         NO_KEY
     }
 
+    fn show(&self) -> Option<String> {
+        self.display_on()
+            .then(|| format!("7-segment {:?}", self.text()))
+    }
+
     fn stop(&mut self) {}
 }
 
