@@ -215,9 +215,14 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> anyhow::Result<Vec<u8>> {
     }
     // SAFETY: on success the driver returns a buffer of exactly `out_len` bytes, owned
     // by us until handed back to `wasi_hw_aotc_free`, which happens right after the copy.
-    let aot = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
+    let mut aot = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
     // SAFETY: `out` came from the driver's allocator and is freed exactly once.
     unsafe { wasi_hw_aotc_free(out) };
+    // WAMR drops custom sections; `--invoke` needs the component types, so they are
+    // carried over as WAMR raw custom sections (what `wamrc --emit-custom-sections` writes).
+    for (name, data) in wasi_hw_invoke::aot_sections(wasm)? {
+        wasi_hw_engine::append_aot_custom_section(&mut aot, &name, &data)?;
+    }
     log::debug!(
         "compiled {} bytes of wasm to {} bytes of AOT for {target} in {:.1?}",
         wasm.len(),
@@ -286,6 +291,32 @@ mod tests {
         let (calls_after, bytes_after) = wasi_hw_engine::icache_flushes();
         assert!(calls_after > calls, "no flush during the load");
         assert!(bytes_after > bytes, "the flush covered no bytes");
+    }
+
+    /// The component-type sections `--invoke` reads survive compilation as WAMR raw custom
+    /// sections; the file still passes the section check and loads.
+    #[test]
+    fn component_type_sections_are_carried_into_the_aot() {
+        let mut bytes = wasm(ADD);
+        push_custom_section(&mut bytes, "component-type:demo", b"\x00asm-types");
+        push_custom_section(&mut bytes, "other", b"dropped");
+        let aot = compile(&bytes, &CompileOptions::new(Target::X86_64)).unwrap();
+        wasi_hw_engine::check_aot_sections(&aot).unwrap();
+        let sections = wasi_hw_engine::aot_custom_sections(&aot);
+        assert_eq!(sections, [("component-type:demo", &b"\x00asm-types"[..])]);
+        if Target::host() == Some(Target::X86_64) {
+            Module::new(&Engine::new().unwrap(), aot).unwrap();
+        }
+    }
+
+    /// Appends a custom section to a wasm module.
+    fn push_custom_section(module: &mut Vec<u8>, name: &str, data: &[u8]) {
+        let mut body = vec![name.len() as u8];
+        body.extend(name.as_bytes());
+        body.extend(data);
+        module.push(0);
+        module.push(body.len() as u8);
+        module.extend(body);
     }
 
     #[test]
