@@ -77,6 +77,13 @@ pub struct RunArgs {
     /// this many milliseconds after it starts, and the run fails with "timed out".
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: Option<u64>,
+    /// Call an exported function instead of `_start`, with WAVE-style arguments; the types
+    /// come from the module's component-type section (wit-bindgen embeds it). Handles:
+    /// `i2c("BUS")` (a granted bus) and `delay`. The result is printed on stdout; an `err`
+    /// result exits with 1. E.g. `--invoke 'sketch:implementation/lcd#write(i2c("sim"),
+    /// delay, "Hello")'`.
+    #[arg(long, value_name = "EXPORT(ARGS)")]
+    pub invoke: Option<String>,
     /// Interpret a .wasm module instead of compiling it to native code first.
     #[arg(long)]
     pub interp: bool,
@@ -184,6 +191,15 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
     wasi_hw_wiring::register_for(&engine, &file)
         .with_context(|| args.module.display().to_string())?;
     timings.mark("register");
+    // The export's types are read before the load, which frees an .aot's bytes.
+    let call = match &args.invoke {
+        Some(text) => {
+            let exports = wasi_hw_invoke::exports_of(file.bytes(), file.kind())
+                .with_context(|| args.module.display().to_string())?;
+            Some(wasi_hw_invoke::Call::parse(text, &exports)?)
+        }
+        None => None,
+    };
     let file = match file.kind() {
         ModuleKind::Wasm if !args.interp => compile_for_host(file)?,
         ModuleKind::Aot if args.interp => bail!(
@@ -229,7 +245,11 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
             })
             .context("cannot start the --timeout-ms timer")?;
     }
-    let result = instance.run_main();
+    let result = match &call {
+        Some(call) => invoke(&mut instance, call),
+        None => instance.run_main().map_err(anyhow::Error::from),
+    };
+    show_displays(&instance);
     if interrupt.is_requested() {
         bail!(
             "timed out after {} ms",
@@ -243,6 +263,22 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
         eprintln!("{}", timings.line());
     }
     Ok(code)
+}
+
+/// Runs `--invoke`: the result on stdout; exit code 1 for an `err` result.
+fn invoke(instance: &mut Instance, call: &wasi_hw_invoke::Call) -> Result<i32> {
+    let returned = wasi_hw_invoke::invoke(instance, call, &mut wasi_hw_invoke::handles::make)?;
+    if let Some(text) = &returned.text {
+        println!("{text}");
+    }
+    Ok(i32::from(returned.is_err))
+}
+
+/// What the simulated displays the guest used show, on stderr.
+fn show_displays(instance: &Instance) {
+    for line in wasi_hw_wiring::displays(instance) {
+        eprintln!("{line}");
+    }
 }
 
 #[cfg(feature = "aot-compiler")]
@@ -344,6 +380,15 @@ pub fn inspect(args: &InspectArgs) -> Result<String> {
     }
     if let Err(e) = wasi_hw_wiring::imports::check_usb_layout(&file) {
         writeln!(out, "note: {e}")?;
+    }
+    // What `run --invoke` can call, with the types it checks arguments against.
+    match wasi_hw_invoke::exports_of(file.bytes(), file.kind()) {
+        Ok(funcs) => {
+            for f in funcs {
+                writeln!(out, "invokable: {f}")?;
+            }
+        }
+        Err(e) => writeln!(out, "note: {e:#}")?,
     }
     if loadable {
         let engine = Engine::new()?;

@@ -21,6 +21,16 @@ pub mod imports;
 pub use devices::Devices;
 pub use grants::Grants;
 
+/// What the simulated displays an instance used show, one line each (`sim 0x27: lcd
+/// "..." "..."`), to print after a run.
+pub fn displays(instance: &wasi_hw_engine::Instance) -> Vec<String> {
+    instance
+        .extensions()
+        .get::<wasi_hw_i2c::I2cHost>()
+        .map(|h| h.displays())
+        .unwrap_or_default()
+}
+
 /// Reads a module file as [`read_module`] does, then checks it against the signature
 /// policy: `PATH.sig` is verified over the bytes just read (the same bytes the loader gets,
 /// so nothing can change in between) before any byte reaches WAMR. The one entry point for
