@@ -137,6 +137,11 @@ pub struct DriverConfig {
     pub backoff_ms: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// Call this export instead of `_start`, as `wasi-hw run --invoke` does (e.g.
+    /// `hts#get-temperature(i2c("/dev/i2c-1"))`); the result is a line of the driver's
+    /// output, and an `err` result counts as a failed run.
+    #[serde(default)]
+    pub invoke: Option<String>,
     /// Run `_start` as a fresh instance every this many ms instead of keeping one running.
     #[serde(default)]
     pub every_ms: Option<u64>,

@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     stdin: std::fs::File,
     stdout: LinePump,
     stderr: LinePump,
+    /// Where an `invoke` export's result line goes (with the driver's stdout lines).
+    sink: Sink,
     watchdog: Watchdog,
     slot: Mutex<Slot>,
     changed: Condvar,
@@ -141,6 +143,7 @@ impl Driver {
             stdin: std::fs::File::open("/dev/null").context("/dev/null")?,
             stdout: LinePump::start(&name, Stream::Stdout, sink.clone())?,
             stderr: LinePump::start(&name, Stream::Stderr, sink.clone())?,
+            sink: sink.clone(),
             watchdog: watchdog.clone(),
             slot: Mutex::new(Slot {
                 wanted: if config.autostart {
@@ -297,7 +300,7 @@ impl Driver {
         let err = Capture::new("stderr")?;
         let args = args.unwrap_or_else(|| self.shared.config.args.clone());
         let t = Instant::now();
-        let outcome = self.shared.run_instance(
+        let (outcome, result) = self.shared.run_instance(
             &module,
             &args,
             [self.shared.stdin.as_raw_fd(), out.fd(), err.fd()],
@@ -313,8 +316,13 @@ impl Driver {
             Outcome::Exited(c) => (Some(*c), None),
             other => (None, Some(other.describe())),
         };
+        let mut stdout = out.contents();
+        if let Some(line) = result {
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
         Ok(RunResult {
-            stdout: out.contents(),
+            stdout,
             stderr: err.contents(),
             exit_code,
             trap,
@@ -446,7 +454,8 @@ impl Shared {
     }
 
     /// Instantiates `module` on this thread with the driver's devices, tells `started` its
-    /// stop handle, and runs `_start` (stopped after `limit`, if given).
+    /// stop handle, and runs `_start` or the configured `invoke` export (stopped after
+    /// `limit`, if given); returns how it ended and the export's result, as WAVE text.
     fn run_instance(
         &self,
         module: &LoadedModule,
@@ -454,7 +463,14 @@ impl Shared {
         stdio: [RawFd; 3],
         limit: Option<Duration>,
         started: impl FnOnce(Interrupt),
-    ) -> Outcome {
+    ) -> (Outcome, Option<String>) {
+        let call = match &self.config.invoke {
+            Some(text) => match wasi_hw_invoke::Call::parse(text, &module.exports) {
+                Ok(call) => Some(call),
+                Err(e) => return (Outcome::NotStarted(format!("invoke: {e:#}")), None),
+            },
+            None => None,
+        };
         let c = &self.config;
         let mut config = InstanceConfig {
             stack_size: c.stack_size,
@@ -467,29 +483,47 @@ impl Shared {
         config.wasi.stdio = stdio.map(Some);
         let mut instance = match Instance::new(&module.module, &config) {
             Ok(i) => i,
-            Err(e) => return Outcome::NotStarted(e.to_string()),
+            Err(e) => return (Outcome::NotStarted(e.to_string()), None),
         };
         if let Err(e) = self.devices.install(&mut instance, &self.grants) {
-            return Outcome::NotStarted(format!("{e:#}"));
+            return (Outcome::NotStarted(format!("{e:#}")), None);
         }
         let interrupt = instance.interrupt();
         let _timer = limit.map(|d| self.watchdog.arm(Instant::now() + d, interrupt.clone()));
         started(interrupt.clone());
         let t = Instant::now();
-        let result = instance.run_main();
+        let mut returned = None;
+        let result = match &call {
+            None => instance.run_main(),
+            Some(call) => {
+                match wasi_hw_invoke::invoke(
+                    &mut instance,
+                    call,
+                    &mut wasi_hw_invoke::handles::make,
+                ) {
+                    Ok(r) => {
+                        returned = r.text;
+                        Ok(i32::from(r.is_err))
+                    }
+                    Err(e) => Err(Error::Trap(format!("{e:#}"))),
+                }
+            }
+        };
         // However it ended once asked to stop (a trap at its next host call, or its own
         // exit after a cancelled transfer wait), it was stopped.
         if interrupt.is_requested() {
-            return match limit {
+            let outcome = match limit {
                 Some(d) if t.elapsed() >= d => Outcome::TimedOut(d),
                 _ => Outcome::Interrupted,
             };
+            return (outcome, None);
         }
-        match result {
+        let outcome = match result {
             Ok(code) => Outcome::Exited(code),
             Err(Error::Trap(msg)) => Outcome::Trapped(msg),
             Err(e) => Outcome::Trapped(e.to_string()),
-        }
+        };
+        (outcome, returned)
     }
 
     /// The driver's thread: waits for something to run, runs it, decides what comes next.
@@ -550,7 +584,7 @@ impl Shared {
 
             let started_at = Instant::now();
             let args = self.config.args.clone();
-            let outcome = self.run_instance(
+            let (outcome, result) = self.run_instance(
                 &module,
                 &args,
                 [self.stdin.as_raw_fd(), self.stdout.fd(), self.stderr.fd()],
@@ -569,6 +603,10 @@ impl Shared {
                 },
             );
 
+            if let Some(line) = result {
+                self.sink
+                    .line(&Arc::from(self.name.as_str()), Stream::Stdout, line);
+            }
             let mut s = self.lock();
             s.running = None;
             s.started = None;

@@ -20,6 +20,8 @@ pub struct LoadedModule {
     /// SHA-256 of the file as read, hex.
     pub digest: String,
     pub module: Module,
+    /// The functions its component-type section describes (for `invoke = "..."`).
+    pub exports: Vec<wasi_hw_invoke::Func>,
 }
 
 pub struct ModuleCache {
@@ -59,6 +61,9 @@ impl ModuleCache {
         }
         wasi_hw_wiring::register_for(&self.engine, &file)
             .with_context(|| path.display().to_string())?;
+        // Before the load, which frees an .aot's bytes.
+        let exports = wasi_hw_invoke::exports_of(file.bytes(), file.kind())
+            .with_context(|| path.display().to_string())?;
         let file = match (file.kind(), interp, self.compile) {
             (ModuleKind::Wasm, false, Some(compile)) => {
                 compile(file).with_context(|| format!("compiling {}", path.display()))?
@@ -75,6 +80,7 @@ impl ModuleCache {
             path: path.to_path_buf(),
             digest,
             module,
+            exports,
         });
         loaded.retain(|_, w| w.strong_count() > 0);
         loaded.insert(key, Arc::downgrade(&m));
