@@ -50,11 +50,20 @@ else
   [ -f "$wasi_libc/libc.a" ] && [ -f "$wasi_libc/crt1-command.o" ] \
     || die "wasi-libc not found in $wasi_libc (package wasi-libc); run scripts/setup.sh"
   [ -x "$wasm_ld" ] || die "$wasm_ld not found (package lld-16); run scripts/setup.sh"
+  llvm_ar=/usr/lib/llvm-16/bin/llvm-ar
+  [ -x "$llvm_ar" ] || die "$llvm_ar not found (package llvm-16); run scripts/setup.sh"
   echo "build-guests: using Debian's Rust with -Zbuild-std"
+  # Commands need wasi-libc's crt1-command.o (its _start), reactors (the cdylib guests)
+  # must not have it. As an archive member it is linked only where something needs
+  # _start: the commands. (GNU ar cannot index wasm objects: llvm-ar.)
+  crt="$guests/target/crt"
+  mkdir -p "$crt"
+  [ "$crt/libcrt1_command.a" -nt "$wasi_libc/crt1-command.o" ] \
+    || "$llvm_ar" rcs "$crt/libcrt1_command.a" "$wasi_libc/crt1-command.o"
   # Env vars only for this command: the host build below uses the normal toolchain.
   (cd "$guests" && \
-    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-    RUSTFLAGS="-C linker=$wasm_ld -C link-self-contained=no -L $wasi_libc -C link-arg=$wasi_libc/crt1-command.o" \
+    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 WASI_HW_WASI_LIBC="$wasi_libc" \
+    RUSTFLAGS="-C linker=$wasm_ld -C link-self-contained=no -L $wasi_libc -L $crt -C link-arg=-lcrt1_command" \
     /usr/bin/cargo build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort)
 fi
 
@@ -70,6 +79,8 @@ for manifest in "$guests"/drivers/*/Cargo.toml; do
   name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n1)
   [ -n "$name" ] || die "no package name in $manifest"
   wasm="$guests/target/wasm32-wasip1/release/$name.wasm"
+  # A cdylib (the export-shaped reactor guests) is named like its crate: `_` for `-`.
+  [ -f "$wasm" ] || wasm="$guests/target/wasm32-wasip1/release/${name//-/_}.wasm"
   [ -f "$wasm" ] || die "$wasm was not built"
   # -p: the copy keeps cargo's mtime, so up-to-date .aot files are not compiled again.
   cp -p "$wasm" "$out/$name.wasm"

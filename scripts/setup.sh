@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 packages=(
-  clang libclang-dev llvm-16-dev lld-16 zlib1g-dev libzstd-dev
+  clang libclang-dev llvm-16 llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
   fonts-dejavu-core signify-openbsd valgrind
