@@ -6,7 +6,7 @@
 # uninitialised memory where the code is sound. Memory that is only "possibly lost" is the
 # process-lifetime state of the native tables and of the test harness's threads.
 #
-#   scripts/memcheck.sh          CI size (the USB WAT scenarios interpreted only, 100
+#   scripts/memcheck.sh          CI size (the WAT scenarios interpreted only, 100
 #                                faults per campaign)
 #   scripts/memcheck.sh --full   every scenario in every mode, 2000 faults per campaign
 set -euo pipefail
@@ -25,7 +25,7 @@ if [ "$full" -eq 1 ]; then faults=2000; else faults=100; fi
 
 # PACKAGE TEST [FILTER]: the suites, by package and test target.
 suites=(
-  "wasi-hw-i2c wat_guest"
+  "wasi-hw-i2c wat_guest $([ "$full" -eq 1 ] || echo interp::)"
   "wasi-hw-usb wat_guest $([ "$full" -eq 1 ] || echo interp::)"
   "wasi-hw i2c_guests"
   "wasi-hw usb_guests"
