@@ -716,3 +716,20 @@ fn a_driver_asleep_in_wasi_poll_oneoff_is_woken_and_stopped() {
     let s = serve.status("sleeper");
     assert_eq!(s["last_exit"], "stopped by the host", "{s}");
 }
+
+#[test]
+fn drivers_can_be_export_calls_with_host_made_handles() {
+    let serve = Serve::start(&format!(
+        "[[driver]]\nname = \"temperature\"\nmodule = {:?}\ni2c = [\"sim:0x5f\"]\nautostart = false\ninvoke = 'hts#get-temperature(i2c(\"sim\"))'\n\
+         [[driver]]\nname = \"wrong\"\nmodule = {:?}\ni2c = [\"sim:0x5f\"]\nautostart = false\ninvoke = 'get-pressure(i2c)'\n",
+        guest("hts-reader.aot").display().to_string(),
+        guest("hts-reader.wasm").display().to_string(),
+    ));
+    let out = serve.ok(&["invoke", "temperature"]);
+    assert!(out.contains("ok(\"23.5 °C\")"), "{out}");
+    let err = serve.fails(&["invoke", "wrong"]);
+    assert!(
+        err.contains("invoke: the module exports no function `get-pressure`"),
+        "{err}"
+    );
+}
