@@ -39,7 +39,7 @@ done
 if command -v rustup >/dev/null 2>&1 \
    && rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
   echo "build-guests: using rustup's wasm32-wasip1 target"
-  (cd "$guests" && cargo build --release --target wasm32-wasip1)
+  guest_cargo() { (cd "$guests" && cargo build --release --target wasm32-wasip1 "$@"); }
 else
   wasi_libc=/usr/lib/wasm32-wasi
   wasm_ld=/usr/lib/llvm-16/bin/wasm-ld
@@ -60,12 +60,33 @@ else
   mkdir -p "$crt"
   [ "$crt/libcrt1_command.a" -nt "$wasi_libc/crt1-command.o" ] \
     || "$llvm_ar" rcs "$crt/libcrt1_command.a" "$wasi_libc/crt1-command.o"
-  # Env vars only for this command: the host build below uses the normal toolchain.
-  (cd "$guests" && \
-    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 WASI_HW_WASI_LIBC="$wasi_libc" \
-    RUSTFLAGS="-C linker=$wasm_ld -C link-self-contained=no -L $wasi_libc -L $crt -C link-arg=-lcrt1_command" \
-    /usr/bin/cargo build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort)
+  # Env vars only for these commands: the host build below uses the normal toolchain.
+  guest_cargo() {
+    (cd "$guests" && \
+      RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 WASI_HW_WASI_LIBC="$wasi_libc" \
+      RUSTFLAGS="-C linker=$wasm_ld -C link-self-contained=no -L $wasi_libc -L $crt -C link-arg=-lcrt1_command" \
+      /usr/bin/cargo build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort "$@")
+  }
 fi
+
+# The wasi-usb proposal repository's names for the same WIT (package component:usb,
+# interface usb-hotplug), generated from wit/usb, for the SDK's `component-usb-names`
+# feature.
+component_usb="$guests/target/wit/component-usb"
+mkdir -p "$component_usb"
+for f in "$root"/wit/usb/*.wit; do
+  sed -e 's/^package wasi:usb@/package component:usb@/' \
+      -e 's/\binterface hotplug\b/interface usb-hotplug/' -e 's/\bimport hotplug;/import usb-hotplug;/' \
+      "$f" > "$component_usb/$(basename "$f").new"
+  cmp -s "$component_usb/$(basename "$f").new" "$component_usb/$(basename "$f")" \
+    && rm "$component_usb/$(basename "$f").new" \
+    || mv "$component_usb/$(basename "$f").new" "$component_usb/$(basename "$f")"
+done
+
+guest_cargo
+# Built on its own: in one build with the others, cargo would turn the SDK feature on for
+# every guest.
+guest_cargo -p lsusb-component
 
 # The binaries are the workspace members under guests/drivers/ (the SDK is a library).
 mkdir -p "$out"

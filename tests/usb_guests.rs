@@ -43,6 +43,26 @@ fn lsusb_lists_exactly_the_granted_simulated_devices() {
     }
 }
 
+/// The same driver built against the wasi-usb proposal repository's WIT names
+/// (`component:usb/...`) imports only those and prints exactly what `lsusb` prints.
+#[test]
+fn a_guest_of_the_proposal_repository_names_runs_unchanged() {
+    let wasm = std::fs::read(common::guest_path("lsusb-component", "wasm")).unwrap();
+    let text = String::from_utf8_lossy(&wasm);
+    assert!(text.contains("component:usb/device@0.2.1") && !text.contains("wasi:usb/"));
+    for mode in MODES {
+        let theirs = run_guest("lsusb-component", mode, &["-v"], grant(&["sim"]));
+        let ours = run_guest("lsusb", mode, &["-v"], grant(&["sim"]));
+        assert_eq!(theirs.code, 0, "{mode:?}: {}", theirs.stderr);
+        assert!(
+            theirs.stdout.contains("ID 1209:0002"),
+            "{mode:?}: {}",
+            theirs.stdout
+        );
+        assert_eq!(theirs.stdout, ours.stdout, "{mode:?}");
+    }
+}
+
 #[test]
 fn storage_reader_dumps_a_known_block() {
     for mode in MODES {

@@ -23,6 +23,7 @@ pub mod hid;
 pub mod storage;
 
 /// Raw `wit-bindgen` bindings for the `wasi:usb/imports` world.
+#[cfg(not(feature = "component-usb-names"))]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/usb",
@@ -30,6 +31,29 @@ pub mod bindings {
         ownership: Borrowing { duplicate_if_necessary: false },
         generate_all,
     });
+}
+
+/// The same bindings under the wasi-usb proposal repository's names
+/// (`component:usb/...@0.2.1`, `usb-hotplug`), from the copy of `wit/usb` that
+/// scripts/build-guests.sh generates with those names: a driver built with this feature
+/// imports what a guest built from that repository's WIT imports.
+#[cfg(feature = "component-usb-names")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../target/wit/component-usb",
+        world: "component:usb/imports@0.2.1",
+        ownership: Borrowing { duplicate_if_necessary: false },
+        generate_all,
+    });
+    /// The paths the SDK uses, whichever names were imported.
+    pub mod wasi {
+        pub mod usb {
+            pub use super::super::component::usb::usb_hotplug as hotplug;
+            pub use super::super::component::usb::{
+                configuration, descriptors, device, errors, transfers,
+            };
+        }
+    }
 }
 
 use core::fmt;
