@@ -14,6 +14,34 @@ pub trait Memory {
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()>;
     /// A fresh allocation through the guest's `cabi_realloc`.
     fn alloc(&mut self, align: u32, size: u32) -> Result<u32>;
+    /// Fails unless `[ptr, ptr+len)` lies in memory (copies nothing).
+    fn check(&self, ptr: u32, len: u32) -> Result<()>;
+}
+
+/// How much a lifted result may hold (bytes of strings and list elements, each element
+/// at least one): the guest says how long its lists are, and a list of lists could
+/// otherwise make the host allocate far more than the guest's memory.
+pub const MAX_RESULT: u64 = 16 << 20;
+
+thread_local! {
+    /// What the result being lifted on this thread holds so far ([`MAX_RESULT`]).
+    static LIFTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts the count of [`MAX_RESULT`] for a new result.
+pub fn reset_result_budget() {
+    LIFTED.with(|c| c.set(0));
+}
+
+fn spend(n: u64) -> Result<()> {
+    LIFTED.with(|c| {
+        let total = c.get().saturating_add(n);
+        c.set(total);
+        if total > MAX_RESULT {
+            bail!("the guest's result is larger than {} MiB", MAX_RESULT >> 20);
+        }
+        Ok(())
+    })
 }
 
 impl Memory for wasi_hw_engine::Caller<'_> {
@@ -25,6 +53,9 @@ impl Memory for wasi_hw_engine::Caller<'_> {
     }
     fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         Ok(self.realloc(align, size)?)
+    }
+    fn check(&self, ptr: u32, len: u32) -> Result<()> {
+        Ok(self.check_range(ptr, len)?)
     }
 }
 
@@ -195,6 +226,7 @@ pub fn store(mem: &mut dyn Memory, v: &Value, ty: &Ty, ptr: u32) -> Result<()> {
 }
 
 fn string_at(mem: &dyn Memory, ptr: u32, len: u32) -> Result<String> {
+    spend(u64::from(len))?;
     String::from_utf8(mem.read(ptr, len)?)
         .map_err(|_| anyhow!("the guest returned a string that is not UTF-8"))
 }
@@ -205,7 +237,8 @@ fn list_at(mem: &dyn Memory, elem: &Ty, ptr: u32, len: u32) -> Result<Value> {
         bail!("the guest returned a misaligned list at {ptr:#x}");
     }
     // One bounds check for the whole list before reading its elements.
-    mem.read(ptr, bytes)?;
+    mem.check(ptr, bytes)?;
+    spend(u64::from(bytes).max(u64::from(len)))?;
     Ok(Value::List(
         (0..len)
             .map(|i| load(mem, elem, ptr + i * elem.size()))
@@ -390,6 +423,12 @@ pub(crate) mod tests {
             self.1 = p + size;
             Ok(p)
         }
+        fn check(&self, ptr: u32, len: u32) -> Result<()> {
+            if ptr as usize + len as usize > self.0.len() {
+                bail!("out of bounds");
+            }
+            Ok(())
+        }
     }
 
     fn round_trip(ty: &Ty, text: &str) {
@@ -450,6 +489,61 @@ pub(crate) mod tests {
             &Ty::List(Box::new(Ty::List(Box::new(Ty::Bool)))),
             "[[true, false], []]",
         );
+    }
+
+    /// Whatever bytes a guest leaves in memory, lifting any type from anywhere is a value
+    /// or an error, never a panic, and never more than the result budget.
+    #[test]
+    fn lifting_arbitrary_memory_never_panics() {
+        let nested = Ty::List(Box::new(Ty::List(Box::new(Ty::Tuple(vec![])))));
+        let types = [
+            Ty::String,
+            Ty::List(Box::new(Ty::U32)),
+            nested,
+            Ty::Result(Some(Box::new(Ty::String)), Some(Box::new(Ty::Char))),
+            Ty::Option(Box::new(Ty::List(Box::new(Ty::Flags(vec![
+                "a".into();
+                40
+            ]))))),
+            Ty::Variant(vec![
+                ("x".into(), Some(Ty::F64)),
+                ("y".into(), Some(Ty::String)),
+            ]),
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut mem = VecMemory((0..4096).map(|_| next() as u8).collect(), 0);
+            // Lengths and pointers that are sometimes in range.
+            for at in (0..4096).step_by(4) {
+                if next() % 3 == 0 {
+                    mem.write(at, &((next() % 4096) as u32).to_le_bytes())
+                        .unwrap();
+                }
+            }
+            for ty in &types {
+                reset_result_budget();
+                let ptr = (next() % 4200) as u32 & !7;
+                let _ = load(&mem, ty, ptr);
+                let flat = [
+                    Val::I32(next() as i32),
+                    Val::I32(next() as i32),
+                    Val::I32(7),
+                ];
+                let _ = lift_flat(&mem, ty, &mut flat.into_iter());
+            }
+        }
+        // A list of 2^32-1 empty tuples fits in no memory budget.
+        let mut mem = VecMemory(vec![0; 64], 0);
+        mem.write(0, &[8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).unwrap();
+        reset_result_budget();
+        let err = load(&mem, &Ty::List(Box::new(Ty::Tuple(vec![]))), 0).unwrap_err();
+        assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
     }
 
     #[test]

@@ -184,6 +184,7 @@ pub fn invoke(
     let text = match &func.result {
         None => None,
         Some(ty) => {
+            abi::reset_result_budget();
             let caller = instance.caller();
             let mut flat = Vec::new();
             ty.flatten(&mut flat);
