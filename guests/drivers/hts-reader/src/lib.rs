@@ -59,7 +59,11 @@ impl Guest for Driver {
         let t0 = f64::from(u16::from(cal[2]) | (msb & 0x03) << 8) / 8.0;
         let t1 = f64::from(u16::from(cal[3]) | (msb & 0x0C) << 6) / 8.0;
         let out = read(&connection, TEMP_OUT, 2)?;
-        let t = interpolate(i16_at(&out, 0), (i16_at(&cal, 12), t0), (i16_at(&cal, 14), t1));
+        let t = interpolate(
+            i16_at(&out, 0),
+            (i16_at(&cal, 12), t0),
+            (i16_at(&cal, 14), t1),
+        );
         Ok(format!("{t:.1} °C"))
     }
 
@@ -68,7 +72,11 @@ impl Guest for Driver {
         let h0 = f64::from(cal[0]) / 2.0;
         let h1 = f64::from(cal[1]) / 2.0;
         let out = read(&connection, HUMIDITY_OUT, 2)?;
-        let h = interpolate(i16_at(&out, 0), (i16_at(&cal, 6), h0), (i16_at(&cal, 10), h1));
+        let h = interpolate(
+            i16_at(&out, 0),
+            (i16_at(&cal, 6), h0),
+            (i16_at(&cal, 10), h1),
+        );
         Ok(format!("{:.1} %rH", h.clamp(0.0, 100.0)))
     }
 }

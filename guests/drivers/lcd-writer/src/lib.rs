@@ -40,7 +40,8 @@ impl Lcd<'_> {
     fn command(&self, c: u8) {
         self.byte(c, 0);
         // Clear and home take 1.52 ms; everything else 37 µs.
-        self.delay.delay_ns(if c <= 0x03 { 2_000_000 } else { 50_000 });
+        self.delay
+            .delay_ns(if c <= 0x03 { 2_000_000 } else { 50_000 });
     }
 
     fn init(&self) {
@@ -72,7 +73,11 @@ impl Guest for Driver {
             lcd.command(0x80 | (line as u8 * 0x40)); // DDRAM address of the line
             for c in text.chars().take(40) {
                 // The HD44780's ROM matches ASCII for printable characters.
-                let b = if c.is_ascii() && !c.is_ascii_control() { c as u8 } else { b'?' };
+                let b = if c.is_ascii() && !c.is_ascii_control() {
+                    c as u8
+                } else {
+                    b'?'
+                };
                 lcd.byte(b, RS);
             }
         }
