@@ -118,7 +118,7 @@ if command -v qemu-arm-static >/dev/null; then
   for aot in "${aots[@]}"; do
     info=$(qemu-arm-static "$bin" inspect "$aot" 2>&1 || true)
     check "packaged binary inspects ${aot##*/} as an armv7 AOT module" \
-      sh -c "printf '%s\n' '$info' | grep -qi '^target: armv7'"
+      env INFO="$info" sh -c 'printf "%s\n" "$INFO" | grep -qi "^target: armv7"'
     # With this machine's development key trusted, as a router that trusts the builder.
     check "packaged binary verifies ${aot##*/}.sig with the builder's key" \
       sh -c "qemu-arm-static '$bin' verify --keys '$dev_keys' '$aot' >/dev/null"
