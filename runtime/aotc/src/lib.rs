@@ -220,8 +220,8 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> anyhow::Result<Vec<u8>> {
     unsafe { wasi_hw_aotc_free(out) };
     // WAMR drops custom sections; `--invoke` needs the component types, so they are
     // carried over as WAMR raw custom sections (what `wamrc --emit-custom-sections` writes).
-    for (name, data) in wasi_hw_invoke::aot_sections(wasm)? {
-        wasi_hw_engine::append_aot_custom_section(&mut aot, &name, &data)?;
+    for (name, data) in wasi_hw_invoke::component_type_sections(wasm)? {
+        wasi_hw_engine::append_aot_custom_section(&mut aot, name, data)?;
     }
     log::debug!(
         "compiled {} bytes of wasm to {} bytes of AOT for {target} in {:.1?}",

@@ -66,21 +66,8 @@ struct Decoder<'a> {
     funcs: Vec<Func>,
 }
 
-/// Every `component-type*` custom section of a `.wasm` module, raw.
-pub fn wasm_sections(wasm: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for payload in Parser::new(0).parse_all(wasm) {
-        if let Payload::CustomSection(cs) = payload.context("reading the module")? {
-            if cs.name().starts_with("component-type") {
-                out.push(cs.data().to_vec());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The functions the world(s) in these sections export.
-pub fn exports(sections: &[Vec<u8>]) -> Result<Vec<Func>> {
+pub fn exports(sections: &[&[u8]]) -> Result<Vec<Func>> {
     let mut d = Decoder {
         scopes: Vec::new(),
         funcs: Vec::new(),

@@ -10,7 +10,7 @@
 //! grants; results are lifted and printed as WAVE; `cabi_post_*` is called.
 //!
 //! An `.aot` keeps no custom sections of its own: the AOT compiler carries the
-//! component-type sections over as WAMR raw custom sections ([`aot_sections`]), covered by
+//! component-type sections over as WAMR raw custom sections ([`component_type_sections`]), covered by
 //! the module's signature like the rest of the file.
 
 pub mod abi;
@@ -34,23 +34,24 @@ pub const SECTION_PREFIX: &str = "component-type";
 /// has none).
 pub fn exports_of(bytes: &[u8], kind: ModuleKind) -> Result<Vec<Func>> {
     let sections = match kind {
-        ModuleKind::Wasm => decode::wasm_sections(bytes)?,
+        ModuleKind::Wasm => component_type_sections(bytes)?,
         ModuleKind::Aot => wasi_hw_engine::aot_custom_sections(bytes)
             .into_iter()
             .filter(|(name, _)| name.starts_with(SECTION_PREFIX))
-            .map(|(_, data)| data.to_vec())
             .collect(),
     };
-    decode::exports(&sections)
+    let data: Vec<&[u8]> = sections.iter().map(|(_, d)| *d).collect();
+    decode::exports(&data)
 }
 
-/// The component-type sections of a `.wasm`, to carry into its `.aot` (name, contents).
-pub fn aot_sections(wasm: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+/// The component-type sections of a `.wasm` (name, contents): what `--invoke` decodes,
+/// and what the compiler carries into its `.aot`.
+pub fn component_type_sections(wasm: &[u8]) -> Result<Vec<(&str, &[u8])>> {
     let mut out = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         if let wasmparser::Payload::CustomSection(cs) = payload.context("reading the module")? {
             if cs.name().starts_with(SECTION_PREFIX) {
-                out.push((cs.name().to_string(), cs.data().to_vec()));
+                out.push((cs.name(), cs.data()));
             }
         }
     }
