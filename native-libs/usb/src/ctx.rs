@@ -2,7 +2,7 @@
 //! instance's resources (`usb-device`, `device-handle`, `transfer`) in the engine's
 //! resource table, with the host logic the natives call (`natives/`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -40,18 +40,21 @@ pub(crate) enum TransferState {
 }
 
 /// Bytes of a submitted transfer, counted against the instance's in-flight budget
-/// ([`MAX_IN_FLIGHT`]) until the transfer is awaited or dropped.
+/// ([`MAX_IN_FLIGHT`]) until the transfer is awaited or dropped. A 32-bit counter: the
+/// budget is far below 4 GiB, and 32-bit MIPS has no 64-bit atomics.
 pub(crate) struct InFlight {
-    counter: Arc<AtomicU64>,
-    bytes: u64,
+    counter: Arc<AtomicU32>,
+    bytes: u32,
 }
 
 impl InFlight {
     /// Takes `bytes` from the budget, or `None` if that would exceed it.
-    pub(crate) fn take(counter: &Arc<AtomicU64>, bytes: u64) -> Option<InFlight> {
+    pub(crate) fn take(counter: &Arc<AtomicU32>, bytes: u64) -> Option<InFlight> {
+        let bytes = u32::try_from(bytes).ok()?;
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                used.checked_add(bytes).filter(|&n| n <= MAX_IN_FLIGHT)
+                used.checked_add(bytes)
+                    .filter(|&n| u64::from(n) <= MAX_IN_FLIGHT)
             })
             .ok()?;
         Some(InFlight {
@@ -179,7 +182,7 @@ pub struct UsbState {
     keeper: Option<Arc<DeviceKeeper>>,
     pub(crate) table: ResourceTable,
     /// Bytes of the instance's transfers in flight.
-    pub(crate) in_flight: Arc<AtomicU64>,
+    pub(crate) in_flight: Arc<AtomicU32>,
 }
 
 impl UsbState {
@@ -189,7 +192,7 @@ impl UsbState {
             backend,
             keeper: None,
             table: ResourceTable::new(MAX_RESOURCES),
-            in_flight: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(AtomicU32::new(0)),
         }
     }
 

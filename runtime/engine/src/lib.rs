@@ -40,18 +40,26 @@ pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;
 /// for code it wrote, since the process started (a patched WAMR counts them): on ARM,
 /// AArch64 and MIPS a load that skipped it could run stale instructions.
 pub fn icache_flushes() -> (u64, u64) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    // SAFETY: both are 8-byte-aligned `unsigned long long` statics of the C library, live
-    // for the whole process, and only ever updated with atomic adds.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // SAFETY: both are aligned `unsigned long` statics of the C library (the size and
+    // alignment of usize on Linux), live for the whole process, and only ever updated with
+    // atomic adds.
     let (calls, bytes) = unsafe {
         (
-            AtomicU64::from_ptr(
-                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushes).cast_mut(),
+            AtomicUsize::from_ptr(
+                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushes)
+                    .cast_mut()
+                    .cast(),
             ),
-            AtomicU64::from_ptr(
-                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushed_bytes).cast_mut(),
+            AtomicUsize::from_ptr(
+                std::ptr::addr_of!(wasi_hw_wamr_sys::wasi_hw_icache_flushed_bytes)
+                    .cast_mut()
+                    .cast(),
             ),
         )
     };
-    (calls.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed))
+    (
+        calls.load(Ordering::Relaxed) as u64,
+        bytes.load(Ordering::Relaxed) as u64,
+    )
 }

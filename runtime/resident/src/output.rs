@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixDatagram;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use anyhow::{Context, Result};
@@ -27,7 +27,7 @@ const QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct Sink {
     queue: mpsc::SyncSender<Queued>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<AtomicUsize>,
 }
 
 enum Queued {
@@ -52,7 +52,7 @@ impl Sink {
             },
         };
         let (queue, lines) = mpsc::sync_channel::<Queued>(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicUsize::new(0));
         let lost = Arc::clone(&dropped);
         std::thread::Builder::new()
             .name("output".into())

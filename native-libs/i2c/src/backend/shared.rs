@@ -3,7 +3,6 @@
 //! a hot update), so no other process can take the device in between and no instance
 //! change happens inside a transaction.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,10 +16,17 @@ pub struct SharedBus {
 
 struct Inner {
     bus: Mutex<Wire>,
-    begun: AtomicU64,
-    completed: AtomicU64,
-    failed: AtomicU64,
-    last_error: Mutex<Option<ErrorCode>>,
+    /// Behind a lock of its own, not the bus's: stats never wait for a transaction on
+    /// the wire. (Not atomics: 32-bit MIPS has no 64-bit ones.)
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    begun: u64,
+    completed: u64,
+    failed: u64,
+    last_error: Option<ErrorCode>,
 }
 
 /// The bus and what is timed under its lock.
@@ -55,10 +61,7 @@ impl SharedBus {
                     last_end: None,
                     handover: None,
                 }),
-                begun: AtomicU64::new(0),
-                completed: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
-                last_error: Mutex::new(None),
+                counts: Mutex::new(Counts::default()),
             }),
         }
     }
@@ -81,20 +84,19 @@ impl SharedBus {
     }
 
     pub fn stats(&self) -> BusStats {
-        // `completed` first: `begun` is counted before a transaction and `completed` after,
-        // so read in this order `begun - completed` is never negative (it is 1 while a
-        // transaction is on the wire).
-        let completed = self.inner.completed.load(Ordering::SeqCst);
+        // `begun` is counted before a transaction and `completed` after: `begun -
+        // completed` is 1 while a transaction is on the wire.
+        let c = self.counts();
         BusStats {
-            begun: self.inner.begun.load(Ordering::SeqCst),
-            completed,
-            failed: self.inner.failed.load(Ordering::SeqCst),
-            last_error: *self
-                .inner
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
+            begun: c.begun,
+            completed: c.completed,
+            failed: c.failed,
+            last_error: c.last_error,
         }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.inner.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -106,18 +108,15 @@ impl I2cBus for SharedBus {
         if let Some((_, first @ None)) = &mut w.handover {
             *first = Some(Instant::now());
         }
-        self.inner.begun.fetch_add(1, Ordering::SeqCst);
+        self.counts().begun += 1;
         let r = w.bus.transaction(address, ops);
         w.last_end = Some(Instant::now());
+        let mut c = self.counts();
         if let Err(e) = r {
-            self.inner.failed.fetch_add(1, Ordering::SeqCst);
-            *self
-                .inner
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(e);
+            c.failed += 1;
+            c.last_error = Some(e);
         }
-        self.inner.completed.fetch_add(1, Ordering::SeqCst);
+        c.completed += 1;
         r
     }
 
