@@ -35,6 +35,29 @@ pub const PATCHES: wasi_hw_wamr_build::Patches = &[
         obj_data->target_info.feature_flags |= WASM_FEATURE_MULTI_THREAD;
     }",
             ),
+            // MIPS spells LLVM's private labels with `$` where ELF targets use `.L`: a
+            // constant pool or jump table entry of a mipsel module must be rewritten to its
+            // section plus offset too, or the runtime cannot resolve `$CPI37_0`.
+            (
+                "                || str_starts_with(relocation->symbol_name, \".Lswitch.table.\")",
+                "                || str_starts_with(relocation->symbol_name, \".Lswitch.table.\")
+                || str_starts_with(relocation->symbol_name, \"$CPI\")
+                || str_starts_with(relocation->symbol_name, \"$JTI\")
+                || str_starts_with(relocation->symbol_name, \"$BB\")
+                || str_starts_with(relocation->symbol_name, \"$switch.table.\")",
+            ),
+        ],
+    ),
+    (
+        "iwasm/compilation/aot_llvm.c",
+        &[
+            // No musttail on MIPS (WAMR issue 2412: LLVM cannot guarantee it there); the
+            // check named "mips" only, so a "mipsel" compile hit "failed to perform tail
+            // call elimination" in LLVM and aborted.
+            (
+                "if (!strcmp(comp_ctx->target_arch, \"mips\")) {",
+                "if (!strncmp(comp_ctx->target_arch, \"mips\", 4)) {",
+            ),
         ],
     ),
 ];

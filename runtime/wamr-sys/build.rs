@@ -17,8 +17,16 @@ mod patches;
 struct Arch {
     defines: &'static [(&'static str, &'static str)],
     invoke_native: &'static str,
-    aot_reloc: &'static str,
+    aot_reloc: AotReloc,
     cflags: &'static [&'static str],
+}
+
+/// Where an arch's AOT relocation code comes from.
+enum AotReloc {
+    /// WAMR's `core/iwasm/aot/arch/FILE`.
+    Wamr(&'static str),
+    /// This crate's `c/FILE`, for an arch where WAMR's file does not relocate.
+    Own(&'static str),
 }
 
 fn arch() -> Arch {
@@ -29,7 +37,7 @@ fn arch() -> Arch {
         "x86_64" => Arch {
             defines: &[("BUILD_TARGET_X86_64", "1"), ("BUILD_TARGET", "\"X86_64\"")],
             invoke_native: "invokeNative_em64.s",
-            aot_reloc: "aot_reloc_x86_64.c",
+            aot_reloc: AotReloc::Wamr("aot_reloc_x86_64.c"),
             cflags: &[],
         },
         "aarch64" => Arch {
@@ -38,7 +46,7 @@ fn arch() -> Arch {
                 ("BUILD_TARGET", "\"AARCH64\""),
             ],
             invoke_native: "invokeNative_aarch64.s",
-            aot_reloc: "aot_reloc_aarch64.c",
+            aot_reloc: AotReloc::Wamr("aot_reloc_aarch64.c"),
             cflags: &[],
         },
         "arm" if target.starts_with("thumbv7") => Arch {
@@ -47,15 +55,32 @@ fn arch() -> Arch {
                 ("BUILD_TARGET", "\"THUMBV7\""),
             ],
             invoke_native: "invokeNative_thumb_vfp.s",
-            aot_reloc: "aot_reloc_thumb.c",
+            aot_reloc: AotReloc::Wamr("aot_reloc_thumb.c"),
             cflags: &["-mthumb"],
         },
         "arm" if abi.contains("hf") || target.ends_with("hf") => Arch {
             defines: &[("BUILD_TARGET_ARM_VFP", "1"), ("BUILD_TARGET", "\"ARMV7\"")],
             invoke_native: "invokeNative_arm_vfp.s",
-            aot_reloc: "aot_reloc_arm.c",
+            aot_reloc: AotReloc::Wamr("aot_reloc_arm.c"),
             cflags: &["-marm"],
         },
+        // MIPS32r2 o32, little-endian (OpenWrt mipsel_24kc, MT7621's 1004Kc). The assembly
+        // trampoline loads $f12/$f14 (ldc1) besides $a0-$a3, so it needs an FPU or the
+        // kernel's FPU emulator; so does the whole binary, built by Debian's hard-float
+        // gcc. Big-endian MIPS is refused: no board of ours is one, and nothing tests it.
+        "mips" => {
+            let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
+            assert!(
+                endian == "little",
+                "wasi-hw-wamr-sys: big-endian MIPS ({target}) is not supported; build for mipsel"
+            );
+            Arch {
+                defines: &[("BUILD_TARGET_MIPS", "1"), ("BUILD_TARGET", "\"MIPS\"")],
+                invoke_native: "invokeNative_mips.s",
+                aot_reloc: AotReloc::Own("aot_reloc_mipsel.c"),
+                cflags: &[],
+            }
+        }
         other => panic!("wasi-hw-wamr-sys: unsupported target arch {other} ({target})"),
     }
 }
@@ -76,7 +101,6 @@ fn main() {
     sources.extend([
         shared.join("platform/common/libc-util/libc_errno.c"),
         iwasm.join("interpreter/wasm_interp_fast.c"),
-        iwasm.join("aot/arch").join(arch.aot_reloc),
         iwasm.join("libraries/libc-builtin/libc_builtin_wrapper.c"),
         libc_wasi.join("libc_wasi_wrapper.c"),
         ssp.join("src/blocking_op.c"),
@@ -85,6 +109,16 @@ fn main() {
         ssp.join("src/str.c"),
     ]);
     sources.extend(files_with_ext(&shared.join("platform/common/posix"), "c"));
+    sources.push(match arch.aot_reloc {
+        AotReloc::Wamr(file) => iwasm.join("aot/arch").join(file),
+        AotReloc::Own(file) => {
+            let path = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap())
+                .join("c")
+                .join(file);
+            println!("cargo:rerun-if-changed={}", path.display());
+            path
+        }
+    });
 
     // Patched files are compiled from a copy in OUT_DIR, in place of the original (their
     // quoted includes resolve through the include path below, which has the originals' dirs).

@@ -193,14 +193,14 @@ wasm_exec_env_destroy(WASMExecEnv *exec_env)
 #endif
     /* wasi-hw: counted, so tests can see every load flush the code it wrote */
     __atomic_add_fetch(&wasi_hw_icache_flushes, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&wasi_hw_icache_flushed_bytes, (unsigned long long)len,
+    __atomic_add_fetch(&wasi_hw_icache_flushed_bytes, (unsigned long)len,
                        __ATOMIC_RELAXED);",
             ),
             (
                 "void
 os_icache_flush(void *start, size_t len)",
-                "unsigned long long wasi_hw_icache_flushes;
-unsigned long long wasi_hw_icache_flushed_bytes;
+                "unsigned long wasi_hw_icache_flushes;
+unsigned long wasi_hw_icache_flushed_bytes;
 
 void
 os_icache_flush(void *start, size_t len)",
@@ -435,6 +435,49 @@ wasi_poll_oneoff(wasm_exec_env_t exec_env, const wasi_subscription_t *in,",
                         CHECK_SUSPEND_FLAGS();",
                 "#if 1 /* wasi-hw: stop checks */
                         CHECK_SUSPEND_FLAGS();",
+            ),
+        ],
+    ),
+    (
+        "iwasm/interpreter/wasm_loader.c",
+        &[
+            // The fast interpreter's code is only 2-byte aligned on CPUs without unaligned
+            // accesses (MIPS: WASM_CPU_SUPPORTS_UNALIGNED_ADDR_ACCESS 0), and every other
+            // write of a handler address goes through STORE_U32, which splits it. These
+            // rewrites of a `select` opcode stored a plain uint32 at a 2-aligned address:
+            // SIGBUS on MIPS (ARMv7 forgives it). Linux on MIPS would fix it up in the
+            // trap handler, slowly; qemu-user does not.
+            (
+                "[every 2]
+                                *(uint32 *)(p_code_compiled_tmp
+                                            - sizeof(uint32)) =
+                                    (uint32)(uintptr_t)handle_table[opcode_tmp];",
+                "                                STORE_U32(p_code_compiled_tmp - sizeof(uint32),
+                                    (uint32)(uintptr_t)handle_table[opcode_tmp]);",
+            ),
+            (
+                "                        *(uint32 *)(p_code_compiled_tmp - sizeof(uint32)) =
+                            (uint32)(uintptr_t)handle_table[opcode_tmp];",
+                "                        STORE_U32(p_code_compiled_tmp - sizeof(uint32),
+                            (uint32)(uintptr_t)handle_table[opcode_tmp]);",
+            ),
+            // A multi-value block end laid out its scratch arrays as value_count bytes,
+            // then int16s: an odd count put every int16 at an odd address (SIGBUS on
+            // MIPS). The int16 arrays go first, the bytes last.
+            (
+                "        cells = emit_data;
+        src_offsets = (int16 *)(cells + value_count);
+        dst_offsets = (uint16 *)(src_offsets + value_count);",
+                "        src_offsets = (int16 *)emit_data;
+        dst_offsets = (uint16 *)(src_offsets + value_count);
+        cells = (uint8 *)(dst_offsets + value_count);",
+            ),
+            // The same layout for a block's parameters.
+            (
+                "    cells = emit_data;
+    src_offsets = (int16 *)(cells + param_count);",
+                "    src_offsets = (int16 *)emit_data;
+    cells = (uint8 *)(src_offsets + param_count);",
             ),
         ],
     ),

@@ -327,6 +327,7 @@ mod tests {
             (Target::Armv7, 40, "armv7"),
             (Target::Thumbv7, 40, "thumbv7"),
             (Target::Aarch64, 183, "aarch64v8"),
+            (Target::Mipsel, 8, "mipsel"),
         ];
         let bytes = wasm(ADD);
         for (target, machine, arch) in expected {
@@ -609,6 +610,6 @@ mod tests {
             .into_iter()
             .map(|h| h.join().unwrap().unwrap())
             .collect();
-        assert_eq!(archs, ["x86_64", "armv7", "thumbv7", "aarch64v8"]);
+        assert_eq!(archs, ["x86_64", "armv7", "thumbv7", "aarch64v8", "mipsel"]);
     }
 }

@@ -13,14 +13,17 @@ pub enum Target {
     /// 32-bit ARMv7-A, Thumb-2 instruction set, hard-float ABI.
     Thumbv7,
     Aarch64,
+    /// 32-bit MIPS32r2, little-endian, o32 hard-float ABI (OpenWrt `mipsel_24kc`).
+    Mipsel,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::X86_64,
         Target::Armv7,
         Target::Thumbv7,
         Target::Aarch64,
+        Target::Mipsel,
     ];
 
     /// The target this runtime executes (the code it was built as), if it is one of ours.
@@ -34,6 +37,8 @@ impl Target {
         } else if cfg!(target_arch = "arm") {
             // 32-bit ARM binaries of this project are built as armv7 hard-float.
             Some(Target::Armv7)
+        } else if cfg!(all(target_arch = "mips", target_endian = "little")) {
+            Some(Target::Mipsel)
         } else {
             None
         }
@@ -51,6 +56,7 @@ impl Target {
             Target::Armv7 => "armv7",
             Target::Thumbv7 => "thumbv7",
             Target::Aarch64 => "aarch64",
+            Target::Mipsel => "mipsel",
         }
     }
 
@@ -63,6 +69,7 @@ impl Target {
             Target::Armv7 => "armv7",
             Target::Thumbv7 => "thumbv7",
             Target::Aarch64 => "aarch64v8",
+            Target::Mipsel => "mipsel",
         }
     }
 
@@ -72,7 +79,9 @@ impl Target {
             // The ARM runtimes are built with arm-linux-gnueabihf-gcc: float arguments
             // in VFP registers. A soft-float .aot would pass them in core registers.
             Target::Armv7 | Target::Thumbv7 => Some("gnueabihf"),
-            Target::X86_64 | Target::Aarch64 => None,
+            // o32 with hard float, as Debian's mipsel gcc builds the runtime: an .aot
+            // that calls a runtime function with a float argument passes it in $f12/$f14.
+            Target::X86_64 | Target::Aarch64 | Target::Mipsel => None,
         }
     }
 
@@ -88,6 +97,9 @@ impl Target {
             // hard-float ABI needs anyway; LLVM's generic armv7 CPU would have no FPU.
             Target::Armv7 => Some("cortex-a7"),
             Target::Thumbv7 => Some("cortex-a9"),
+            // MIPS32 release 2: the 24Kc/74Kc/1004Kc cores of OpenWrt's mipsel routers
+            // (ath79 is big-endian; ramips MT7621/MT7628 are these).
+            Target::Mipsel => Some("mips32r2"),
         }
     }
 
@@ -118,8 +130,13 @@ impl fmt::Display for UnknownTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown target `{}` (expected one of: x86_64, armv7, thumbv7, aarch64)",
-            self.0
+            "unknown target `{}` (expected one of: x86_64, armv7, thumbv7, aarch64, mipsel){}",
+            self.0,
+            if matches!(self.0.as_str(), "mips" | "mipseb" | "mips-be") {
+                "; big-endian MIPS is not supported"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -135,6 +152,7 @@ impl FromStr for Target {
             "armv7" | "arm" => Ok(Target::Armv7),
             "thumbv7" | "thumb" => Ok(Target::Thumbv7),
             "aarch64" | "arm64" => Ok(Target::Aarch64),
+            "mipsel" | "mipsle" => Ok(Target::Mipsel),
             _ => Err(UnknownTarget(s.to_string())),
         }
     }
@@ -154,6 +172,9 @@ mod tests {
         let err = "riscv64".parse::<Target>().unwrap_err().to_string();
         assert!(err.contains("unknown target `riscv64`"), "{err}");
         assert_eq!(Target::from_wamr_arch("mips"), None);
+        assert_eq!("mipsle".parse::<Target>().unwrap(), Target::Mipsel);
+        let err = "mips".parse::<Target>().unwrap_err().to_string();
+        assert!(err.contains("big-endian MIPS is not supported"), "{err}");
     }
 
     #[test]

@@ -231,3 +231,25 @@ fn realloc_is_reused_and_sees_grown_memory() {
     }
     assert_eq!(inst.call("calls", &[]).unwrap(), vec![Val::I32(2)]);
 }
+
+/// Blocks with parameters and several results, of odd counts and mixed widths: the
+/// interpreter copies them with scratch arrays that were once misaligned (a SIGBUS on
+/// MIPS, which the cross-compiled run of this test under qemu-mipsel catches).
+#[test]
+fn blocks_with_params_and_multi_value_results() {
+    let mut inst = instance(
+        r#"(module (func (export "f") (param i32 i64 i32) (result i32 i64 i32)
+              local.get 0 local.get 1 local.get 2
+              (block (param i32 i64 i32) (result i32 i64 i32))
+              (if (param i32 i64 i32) (result i32 i64 i32) (i32.const 1)
+                (then) (else))
+              (loop (param i32 i64 i32) (result i32 i64 i32))
+              (block (param i32 i64 i32) (result i32 i64 i32)
+                local.set 2 i64.const 7 i64.add local.get 2 i32.const 1 i32.add)))"#,
+    );
+    assert_eq!(
+        inst.call("f", &[Val::I32(-3), Val::I64(1 << 40), Val::I32(9)])
+            .unwrap(),
+        vec![Val::I32(-3), Val::I64((1 << 40) + 7), Val::I32(10)]
+    );
+}
