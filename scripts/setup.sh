@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything wasi-hw needs on a fresh Debian 12 (bookworm) x86_64 machine:
 # apt packages for the WAMR build (clang/libclang for bindgen, LLVM 16 for the AOT
-# compiler), the Debian Rust toolchain used for wasm32 guests and armv7 cross builds,
+# compiler), the Debian Rust toolchain used for wasm32 guests and the cross builds
+# (armv7, aarch64, mipsel: Debian's cross gcc, qemu-user),
 # QEMU 10 for the VM tests, the WAMR 2.4.3 C sources (from the crate wamrx-sys 0.3.0), and
 # this machine's development signing key (trusted in /etc/wasi-hw/keys; see lib/signing.sh).
 # Idempotent and quiet when there is nothing to do.
@@ -13,6 +14,7 @@ packages=(
   clang libclang-dev llvm-16 llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-mipsel-linux-gnu libc6-dev-mipsel-cross
   fonts-dejavu-core signify-openbsd valgrind
 )
 . "$here/lib/debian.sh"

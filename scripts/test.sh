@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). Builds the runtime and the guests, then
 # runs every test stage. Assumes scripts/setup.sh has run. Stages can be skipped for
-# quick local runs with WASI_HW_SKIP="armv7 vm bench"; CI skips nothing.
+# quick local runs with WASI_HW_SKIP="armv7 arches vm bench"; CI skips nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skip=" ${WASI_HW_SKIP:-} "
@@ -50,6 +50,16 @@ if wanted armv7; then
   scripts/armv7/test.sh
   scripts/openwrt/build-ipk.sh --no-build
   scripts/openwrt/test-ipk.sh
+fi
+
+if wanted arches; then
+  stage "aarch64 and mipsel: static cross builds, qemu-user runs"
+  # The runtime crates' cross-compiled tests for these two arches are not in CI (time):
+  # scripts/cross/test.sh aarch64 (or mipsel) without --no-unit runs them.
+  for arch in aarch64 mipsel; do
+    scripts/cross/build.sh "$arch"
+    scripts/cross/test.sh "$arch" --no-unit
+  done
 fi
 
 if wanted vm; then
