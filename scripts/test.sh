@@ -49,17 +49,19 @@ if wanted armv7; then
   scripts/armv7/cross.sh
   scripts/armv7/test.sh
   scripts/openwrt/build-ipk.sh --no-build
-  scripts/openwrt/test-ipk.sh
+  scripts/openwrt/test-ipk.sh target/openwrt/wasi-hw_*_arm_cortex-a7_neon-vfpv4.ipk
 fi
 
 if wanted arches; then
-  stage "aarch64 and mipsel: static cross builds, qemu-user runs"
+  stage "aarch64 and mipsel: static cross builds, qemu-user runs, OpenWrt packages"
   # The runtime crates' cross-compiled tests for these two arches are not in CI (time):
   # scripts/cross/test.sh aarch64 (or mipsel) without --no-unit runs them.
   for arch in aarch64 mipsel; do
     scripts/cross/build.sh "$arch"
     scripts/cross/test.sh "$arch" --no-unit
+    scripts/openwrt/build-ipk.sh --no-build --gateway "$arch"
   done
+  scripts/openwrt/test-ipk.sh target/openwrt/wasi-hw_*_{aarch64_cortex-a53,mipsel_24kc}.ipk
 fi
 
 if wanted vm; then

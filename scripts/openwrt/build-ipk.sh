@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Builds the OpenWrt package target/openwrt/wasi-hw_VERSION-1_ARCH.ipk without the OpenWrt
-# SDK: the static armv7 binary, the armv7 AOT drivers, the procd init script and the UCI
-# config of packaging/openwrt/wasi-hw/files.
+# Builds the OpenWrt packages target/openwrt/wasi-hw_VERSION-1_ARCH.ipk without the OpenWrt
+# SDK: the static gateway binary, its AOT drivers, the procd init script and the UCI config
+# of packaging/openwrt/wasi-hw/files. One package per gateway arch.
 #
-#   scripts/openwrt/build-ipk.sh [--no-build] [--arch ARCH] [--out DIR]
+#   scripts/openwrt/build-ipk.sh [--gateway G] [--no-build] [--arch ARCH] [--out DIR]
+#     --gateway G  armv7 (default), aarch64, mipsel, or all (the three)
 #     (default)    build everything first: guests (scripts/build-guests.sh: .wasm + host
-#                  compiler), then scripts/armv7/cross.sh (armv7 binary + armv7 .aot)
-#     --no-build   package what target/armv7/wasi-hw and target/guests/*.armv7.aot hold
-#     --arch ARCH  opkg architecture name (default arm_cortex-a7_neon-vfpv4, the OpenWrt
-#                  name for Cortex-A7 boards). opkg installs only packages whose
-#                  Architecture is in the device's `opkg print-architecture`. The binary
-#                  runs on every ARMv7 hard-float CPU; the .aot drivers need the CPU they
-#                  were compiled for (WASI_HW_ARMV7_CPU, see scripts/armv7/cross.sh).
+#                  compiler), then scripts/cross/build.sh G (binary + G .aot)
+#     --no-build   package what target/G/wasi-hw and target/guests/*.G.aot hold
+#     --arch ARCH  opkg architecture name, for one gateway. Defaults: armv7
+#                  arm_cortex-a7_neon-vfpv4 (Cortex-A7 boards), aarch64 aarch64_cortex-a53
+#                  (Filogic, Raspberry Pi 3/4), mipsel mipsel_24kc (MT7621/MT7628). opkg
+#                  installs only packages whose Architecture is in the device's `opkg
+#                  print-architecture`. The binary runs on every CPU of its arch; the .aot
+#                  drivers need the CPU they were compiled for (WASI_HW_<G>_CPU, see
+#                  scripts/cross/build.sh).
 #     --out DIR    output directory (default target/openwrt)
 #
 # Format: what OpenWrt's ipkg-build writes and opkg reads: a gzip'ed tar holding
@@ -22,33 +25,42 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 build=1
-arch=arm_cortex-a7_neon-vfpv4
+arch=""
+gateways=(armv7)
 out="$root/target/openwrt"
 while [ $# -gt 0 ]; do
   case "$1" in
+    --gateway) [ $# -ge 2 ] || { echo "build-ipk: --gateway needs a value" >&2; exit 2; }
+               if [ "$2" = all ]; then gateways=(armv7 aarch64 mipsel); else gateways=("$2"); fi
+               shift 2 ;;
     --no-build) build=0; shift ;;
     --arch) [ $# -ge 2 ] || { echo "build-ipk: --arch needs a value" >&2; exit 2; }
             arch=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || { echo "build-ipk: --out needs a value" >&2; exit 2; }
            out=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-ipk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 . scripts/lib.sh
+. scripts/cross/arch.sh
+[ -z "$arch" ] || [ ${#gateways[@]} -eq 1 ] || die "--arch names the package arch of one gateway"
+for g in "${gateways[@]}"; do cross_arch "$g" || exit 2; done
 
+[ "$build" -eq 0 ] || scripts/build-guests.sh
+
+# package GATEWAY OPKG_ARCH: one .ipk
+package() {
+local gateway=$1 arch=$2
 if [ "$build" -eq 1 ]; then
-  scripts/build-guests.sh
-  scripts/armv7/cross.sh
+  scripts/cross/build.sh "$gateway"
 fi
+cross_arch "$gateway"
 
 files="$root/packaging/openwrt/wasi-hw/files"
-bin="$root/target/armv7/wasi-hw"
-[ -x "$bin" ] || die "$bin missing: run scripts/armv7/cross.sh (or drop --no-build)"
-case "$(file -b "$bin")" in
-  *ARM*) ;;
-  *) die "$bin is not an ARM executable" ;;
-esac
+bin="$root/target/$gateway/wasi-hw"
+[ -x "$bin" ] || die "$bin missing: run scripts/cross/build.sh $gateway (or drop --no-build)"
+[[ "$(file -b "$bin")" =~ $x_file ]] || die "$bin is not a static $gateway executable"
 
 pkg=wasi-hw
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
@@ -57,7 +69,6 @@ version="$version-1"
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 data="$work/data"
 ctrl="$work/control"
 mkdir -p "$data/usr/bin" "$data/etc/init.d" "$data/etc/config" "$data/usr/lib/wasi-hw" "$ctrl"
@@ -72,17 +83,17 @@ install -m 0600 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
 install -m 0644 "$files/keys-README" "$data/etc/wasi-hw/keys/README"
 shopt -s nullglob
 drivers=()
-for aot in "$root"/target/guests/*.armv7.aot; do
-  name=$(basename "$aot" .armv7.aot)
+for aot in "$root"/target/guests/*."$gateway".aot; do
+  name=$(basename "$aot" ."$gateway".aot)
   # Demos and benchmarks stay out of the package.
   case "$name" in hello|*bench*) continue ;; esac
   install -m 0644 "$aot" "$data/usr/lib/wasi-hw/$name.aot"
   # The signature from the build (scripts/lib/aot.sh signs every .aot it compiles).
-  [ -f "$aot.sig" ] || die "$aot.sig missing: rebuild it with scripts/armv7/cross.sh"
+  [ -f "$aot.sig" ] || die "$aot.sig missing: rebuild it with scripts/cross/build.sh $gateway"
   install -m 0644 "$aot.sig" "$data/usr/lib/wasi-hw/$name.aot.sig"
   drivers+=("$name")
 done
-[ ${#drivers[@]} -gt 0 ] || echo "build-ipk: warning: no target/guests/*.armv7.aot, packaging no drivers" >&2
+[ ${#drivers[@]} -gt 0 ] || echo "build-ipk: warning: no target/guests/*.$gateway.aot, packaging no drivers" >&2
 
 installed_size=$(find "$data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 cat > "$ctrl/control" <<EOF
@@ -132,3 +143,16 @@ mkdir -p "$out"
 ipk="$out/${pkg}_${version}_${arch}.ipk"
 tarz "$work" "$ipk" ./debian-binary ./data.tar.gz ./control.tar.gz
 echo "build-ipk: $ipk ($(stat -c %s "$ipk") bytes; drivers: ${drivers[*]:-none})"
+rm -rf "$work"
+}
+
+default_arch() {
+  case "$1" in
+    armv7) echo arm_cortex-a7_neon-vfpv4 ;;
+    aarch64) echo aarch64_cortex-a53 ;;
+    mipsel) echo mipsel_24kc ;;
+  esac
+}
+for g in "${gateways[@]}"; do
+  package "$g" "${arch:-$(default_arch "$g")}"
+done

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Checks an OpenWrt .ipk built by scripts/openwrt/build-ipk.sh: outer format, control file,
-# paths, modes and owners, that the binary is a static 32-bit ARM executable that runs
-# (under qemu-arm-static) and knows the packaged .aot drivers, the UCI config's syntax,
+# paths, modes and owners, that the binary is a static executable of the package's arch
+# (arm_* armv7, aarch64_* aarch64, mipsel_* mipsel) that runs under qemu-user and knows
+# the packaged .aot drivers, the UCI config's syntax,
 # and what the procd init script asks procd to run (with OpenWrt's rc.common/procd
 # functions replaced by recording stubs).
 #
-#   scripts/openwrt/test-ipk.sh [IPK]     default: the only target/openwrt/wasi-hw_*.ipk
+#   scripts/openwrt/test-ipk.sh [IPK...]  default: every target/openwrt/wasi-hw_*.ipk
 #
 # Every failed check is printed; the exit status is 1 if any failed.
 set -euo pipefail
@@ -14,15 +15,21 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 if [ $# -ge 1 ]; then
-  ipk=$1
+  ipks=("$@")
 else
   shopt -s nullglob
   ipks=("$root"/target/openwrt/wasi-hw_*.ipk)
   shopt -u nullglob
-  [ ${#ipks[@]} -eq 1 ] || die "expected one target/openwrt/wasi-hw_*.ipk (run scripts/openwrt/build-ipk.sh), found ${#ipks[@]}"
-  ipk=${ipks[0]}
+  [ ${#ipks[@]} -ge 1 ] || die "no target/openwrt/wasi-hw_*.ipk (run scripts/openwrt/build-ipk.sh)"
 fi
+if [ ${#ipks[@]} -gt 1 ]; then
+  rc=0
+  for ipk in "${ipks[@]}"; do "$root/scripts/openwrt/test-ipk.sh" "$ipk" || rc=1; done
+  exit $rc
+fi
+ipk=${ipks[0]}
 [ -f "$ipk" ] || die "$ipk not found"
+. scripts/cross/arch.sh
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -64,8 +71,16 @@ done
 check "control: Package is wasi-hw" test "$(field Package)" = wasi-hw
 check "control: Version $(field Version) looks like an opkg version" \
   sh -c "printf '%s' '$(field Version)' | grep -Eq '^[0-9][0-9A-Za-z.+~]*-[0-9]+$'"
-check "control: Architecture is an ARM one ($(field Architecture))" \
-  sh -c "case '$(field Architecture)' in arm_*) true ;; *) false ;; esac"
+case "$(field Architecture)" in
+  arm_*) gateway=armv7 ;;
+  aarch64_*) gateway=aarch64 ;;
+  mipsel_*) gateway=mipsel ;;
+  *) gateway="" ;;
+esac
+check "control: Architecture ($(field Architecture)) is one of a gateway arch (arm_*, aarch64_*, mipsel_*)" \
+  test -n "$gateway"
+cross_arch "${gateway:-armv7}"
+qemu=$x_qemu
 check "file name is Package_Version_Architecture.ipk" \
   test "$(basename "$ipk")" = "$(field Package)_$(field Version)_$(field Architecture).ipk"
 data_bytes=$(find "$work/data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
@@ -89,8 +104,8 @@ check "/usr/bin/wasi-hw is mode 755" test "$(mode "$bin")" = 755
 check "/etc/init.d/wasi-hw is mode 755" test "$(mode "$init")" = 755
 check "/etc/config/wasi-hw is mode 600 (as the SDK's INSTALL_CONF)" test "$(mode "$conf")" = 600
 desc=$(file -b "$bin")
-check "/usr/bin/wasi-hw is a static 32-bit ARM EABI5 executable ($desc)" \
-  sh -c "case '$desc' in *'ELF 32-bit LSB'*ARM*EABI5*static*) true ;; *) false ;; esac"
+check "/usr/bin/wasi-hw is a static ${gateway:-?} executable ($desc)" \
+  env DESC="$desc" RE="$x_file" bash -c '[[ "$DESC" =~ $RE ]]'
 check "/usr/bin/wasi-hw is stripped" sh -c "case '$desc' in *', stripped'*) true ;; *) false ;; esac"
 check "/etc/wasi-hw/keys holds no key (the README only)" \
   test "$(ls -A "$work/data/etc/wasi-hw/keys")" = README
@@ -112,19 +127,19 @@ done
 # --- the packaged binary runs (qemu user mode) and accepts the packaged drivers ---
 . "$root/scripts/lib/signing.sh"
 dev_keys=$(signing_keys_dir_for "$work/trust")
-if command -v qemu-arm-static >/dev/null; then
-  check "packaged binary runs under qemu-arm-static (--version)" \
-    sh -c "qemu-arm-static '$bin' --version | grep -q '^wasi-hw '"
+if command -v "$qemu" >/dev/null; then
+  check "packaged binary runs under $qemu (--version)" \
+    sh -c "$qemu '$bin' --version | grep -q '^wasi-hw '"
   for aot in "${aots[@]}"; do
-    info=$(qemu-arm-static "$bin" inspect "$aot" 2>&1 || true)
-    check "packaged binary inspects ${aot##*/} as an armv7 AOT module" \
-      env INFO="$info" sh -c 'printf "%s\n" "$INFO" | grep -qi "^target: armv7"'
+    info=$("$qemu" "$bin" inspect "$aot" 2>&1 || true)
+    check "packaged binary inspects ${aot##*/} as a $gateway AOT module" \
+      env INFO="$info" G="$gateway" sh -c 'printf "%s\n" "$INFO" | grep -qi "^target: $G"'
     # With this machine's development key trusted, as a router that trusts the builder.
     check "packaged binary verifies ${aot##*/}.sig with the builder's key" \
-      sh -c "qemu-arm-static '$bin' verify --keys '$dev_keys' '$aot' >/dev/null"
+      sh -c "$qemu '$bin' verify --keys '$dev_keys' '$aot' >/dev/null"
   done
 else
-  fail "qemu-arm-static missing (scripts/setup.sh installs qemu-user-static)"
+  fail "$qemu missing (scripts/setup.sh installs qemu-user-static)"
 fi
 
 # --- UCI config: syntax, and every enabled-by-example module is shipped ---
@@ -308,9 +323,9 @@ else
 fi
 check "init script: a driver whose module is missing is reported on stderr" \
   grep -q "driver 'gone'.*not found" "$work/init.err"
-if command -v qemu-arm-static >/dev/null; then
+if command -v "$qemu" >/dev/null; then
   check "the packaged binary accepts the generated config (serve --check)" \
-    sh -c "qemu-arm-static '$bin' serve --check --config '$toml' > '$work/check.out' 2>&1"
+    sh -c "$qemu '$bin' serve --check --config '$toml' > '$work/check.out' 2>&1"
   check "serve --check lists both drivers" \
     sh -c "grep -q '^temp: ' '$work/check.out' && grep -q '^usbdev: .*every 60000 ms' '$work/check.out'"
 fi
