@@ -7,6 +7,7 @@
 #   x_sysroot   the Debian cross sysroot (QEMU_LD_PREFIX, if a binary ends up dynamic)
 #   x_file      what `file -b` says of a static binary of the arch (ERE)
 #   x_packages  the Debian packages for the cross toolchain
+#   x_features  rustc target features beyond the target's defaults (-C target-feature)
 # Every arch builds with Debian's rustc-web + rust-web-src (-Zbuild-std) unless rustup
 # has the target's std installed.
 cross_arches=(armv7 aarch64 mipsel)
@@ -20,8 +21,14 @@ cross_arch() {
       x_sysroot=/usr/arm-linux-gnueabihf
       x_file='ARM, EABI5.*statically'
       x_packages=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+      # Debian's rustc enables 32 D registers for this target (target_feature "d32"), so
+      # float code used d16-d31 and died with SIGILL on VFPv3-D16 CPUs (mvebu). The
+      # baseline of the OpenWrt arm targets and of Debian armhf is VFPv3-D16; rustc warns
+      # that the feature is unstable, and honours it.
+      x_features=-d32
       ;;
     aarch64)
+      x_features=""
       x_triple=aarch64-unknown-linux-gnu
       x_gcc=aarch64-linux-gnu-gcc
       x_qemu=qemu-aarch64-static
@@ -30,6 +37,7 @@ cross_arch() {
       x_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
       ;;
     mipsel)
+      x_features=""
       x_triple=mipsel-unknown-linux-gnu
       x_gcc=mipsel-linux-gnu-gcc
       x_qemu=qemu-mipsel-static
@@ -43,4 +51,5 @@ cross_arch() {
       ;;
   esac
   x_strip=${x_gcc%gcc}strip
+  : "${x_features:=}"
 }

@@ -46,7 +46,7 @@ out_dir="$root/target/$arch"
 cross_env=(
   "CARGO_TARGET_DIR=$cross_dir"
   "CARGO_TARGET_${triple_env}_LINKER=$x_gcc"
-  "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static"
+  "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static${x_features:+,$x_features}"
   "CARGO_TARGET_${triple_env}_RUNNER=$x_qemu"
   "CC_${triple_cc}=$x_gcc"
   "AR_${triple_cc}=${x_gcc%gcc}ar"

@@ -4,9 +4,10 @@
 # AOT-compiled guest drivers, always named NAME.aot inside the payload, the static native
 # baseline `bench-native` and temp-sensor.wasm (the in-VM benchmarks, tests/bench.sh).
 #
-#   scripts/vm/build-payload.sh x86_64|raspi2b [--no-guests]
+#   scripts/vm/build-payload.sh x86_64|raspi2b|raspi3b [--no-guests]
 #     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
 #     raspi2b  static armv7 binary (scripts/armv7/cross.sh) + target/guests/NAME.armv7.aot
+#     raspi3b  static aarch64 binary (scripts/cross/build.sh aarch64) + NAME.aarch64.aot
 #     --no-guests  do not run `scripts/build-guests.sh --no-aot` first (reuse target/guests/*.wasm)
 #
 # The .wasm guests come from scripts/build-guests.sh; every one is AOT-compiled here by the
@@ -20,7 +21,7 @@ cd "$repo"
 die_status=2
 . "$repo/scripts/lib.sh"
 
-[ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 machine=$1; shift
 guests=1
 while [ $# -gt 0 ]; do
@@ -62,9 +63,17 @@ case "$machine" in
       target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
     ;;
-  *) die "unknown machine '$machine' (x86_64|raspi2b)" ;;
+  raspi3b)
+    # Static aarch64 binary and NAME.aarch64.aot (no bench-native: the in-VM benchmark
+    # runs on raspi2b).
+    scripts/cross/build.sh aarch64
+    cp target/aarch64/wasi-hw "$out/wasi-hw"
+    suffix=.aarch64.aot
+    ;;
+  *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b)" ;;
 esac
 for bin in wasi-hw bench-native; do
+  [ -e "$out/$bin" ] || continue
   case "$(file -b "$out/$bin")" in
     *dynamically*) die "$out/$bin is dynamically linked" ;;
   esac

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The VM stage of CI: builds the payloads and runs the in-VM wasi-hw tests on both emulated
-# machines (scripts/vm/tests/x86_64.sh, scripts/vm/tests/raspi2b.sh). Fails if any build,
+# The VM stage of CI: builds the payloads and runs the in-VM wasi-hw tests on the emulated
+# machines (scripts/vm/tests/x86_64.sh, scripts/vm/tests/raspi2b.sh, raspi3b.sh: the aarch64
+# gateway build on the same peripherals, a link to raspi2b.sh). Fails if any build,
 # boot or in-VM check fails.
 #
-#   scripts/vm/ci.sh [--no-build] [x86_64|raspi2b]...     default: both machines
+#   scripts/vm/ci.sh [--no-build] [x86_64|raspi2b|raspi3b]...     default: all three
 #     --no-build  reuse target/vm-payload/MACHINE (from scripts/vm/build-payload.sh)
 #
 # Needs what scripts/setup.sh installs (Rust, the wasm32 toolchain, the armhf cross
@@ -22,11 +23,11 @@ machines=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
-    x86_64|raspi2b) machines+=("$a") ;;
+    x86_64|raspi2b|raspi3b) machines+=("$a") ;;
     *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
-[ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b)
+[ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b raspi3b)
 
 now() { date +%s; }
 logs=${VMTEST_LOGS:-$repo/target/vm-logs}

@@ -10,6 +10,7 @@ vm_arch() {
   case "$1" in
     x86_64) echo amd64 ;;
     raspi2b) echo armhf ;;
+    raspi3b) echo arm64 ;;
     *) echo "vm: unknown machine '$1'" >&2; return 1 ;;
   esac
 }
@@ -19,6 +20,7 @@ vm_meta() {
   case "$1:$2" in
     x86_64:kernel) echo linux-image-amd64 ;;
     raspi2b:kernel) echo linux-image-armmp ;;
+    raspi3b:kernel) echo linux-image-arm64 ;;
     *:busybox) echo busybox-static ;;
     *) echo "vm: no package role '$2' for $1" >&2; return 1 ;;
   esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot a real Debian kernel in QEMU with emulated I2C/USB hardware and run a test script in it.
 #
-#   scripts/vm/vm-test.sh x86_64|raspi2b [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
+#   scripts/vm/vm-test.sh x86_64|raspi2b|raspi3b [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
 #                      [--timeout SECS] [--accel kvm|tcg] [--qemu-arg ARG]... [--append ARG]...
 #                      [--keep]
 #
@@ -36,7 +36,7 @@ me=vm-test die_status=2
 
 [ $# -ge 1 ] || usage
 machine=$1; shift
-case "$machine" in x86_64|raspi2b) ;; -h|--help) usage ;; *) die "unknown machine '$machine' (x86_64|raspi2b)" ;; esac
+case "$machine" in x86_64|raspi2b|raspi3b) ;; -h|--help) usage ;; *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b)" ;; esac
 payload=""; payload_set=0; test_script=""; timeout=""; accel=""; accel_auto=0; keep=0; extra_qemu=(); extra_append=""; adds=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,13 +69,16 @@ case "$machine" in
     modules=(i2c-dev i2c-i801 i2c-stub at24 xhci-pci usb-storage sd_mod usbhid hid-generic)
     boot_modules=(i2c-dev i2c-i801 xhci-pci usb-storage sd_mod usbhid hid-generic)
     console=ttyS0 ;;
-  raspi2b)
+  raspi2b|raspi3b)
     modules=(bcm2835_wdt i2c-dev i2c-bcm2835 at24 lm75 phy-generic dwc2 usb-storage sd_mod usbhid hid-generic)
     boot_modules=(bcm2835_wdt i2c-dev i2c-bcm2835 phy-generic dwc2 usb-storage sd_mod usbhid hid-generic)
-    console=ttyAMA0 ;;
+    # raspi3b: the console on the mini UART (ttyS1, QEMU's second serial): the PL011
+    # takes no input from the harness there.
+    if [ "$machine" = raspi3b ]; then console=ttyS1; else console=ttyAMA0; fi ;;
 esac
 
-command -v qemu-system-x86_64 >/dev/null && command -v qemu-system-arm >/dev/null ||
+command -v qemu-system-x86_64 >/dev/null && command -v qemu-system-arm >/dev/null &&
+  command -v qemu-system-aarch64 >/dev/null ||
   die "QEMU is not installed: run scripts/setup.sh"
 mkdir -p "$cache" "$logdir"
 t_start=$(date +%s.%N)
@@ -157,6 +160,22 @@ case "$machine" in
       -device tmp105,bus=i2c-bus.1,address=0x48,id=tmp105
       -device at24c-eeprom,bus=i2c-bus.1,address=0x50,rom-size=256,id=eeprom
       # USB on the dwc2 host controller.
+      -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
+      -device usb-storage,bus=usb-bus.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
+      -device usb-mouse,bus=usb-bus.0,id=mouse
+      -device usb-kbd,bus=usb-bus.0,id=kbd)
+    ;;
+  raspi3b)
+    # The same SoC peripherals as raspi2b (BSC1, dwc2) behind four Cortex-A53 cores: the
+    # aarch64 gateway build on Debian's arm64 kernel.
+    accel=tcg
+    [ -n "$timeout" ] || timeout=600
+    dtb=$(ls "$kdir"/usr/lib/linux-image-*/broadcom/bcm2837-rpi-3-b.dtb)
+    qemu=(qemu-system-aarch64 -M raspi3b -display none -serial null -serial stdio -no-reboot -no-user-config
+      -kernel "$vmlinuz" -initrd "$run/initrd.gz" -dtb "$dtb" -append "$append"
+      -qmp "unix:$qmp_sock,server=on,wait=off"
+      -device tmp105,bus=i2c-bus.1,address=0x48,id=tmp105
+      -device at24c-eeprom,bus=i2c-bus.1,address=0x50,rom-size=256,id=eeprom
       -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
       -device usb-storage,bus=usb-bus.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
       -device usb-mouse,bus=usb-bus.0,id=mouse

@@ -1,14 +1,15 @@
-# In-VM tests of wasi-hw on armv7 (raspi2b, Debian armmp kernel): the static armv7 runtime
-# and armv7 AOT drivers against the i2c-dev backend on the bcm2835 BSC1 controller (full I2C:
-# a TMP105 at 0x48 and a 256-byte at24c EEPROM at 0x50) and the nusb backend on dwc2 USB.
-# Run by scripts/vm/ci.sh (payload: scripts/vm/build-payload.sh raspi2b); devices:
-# scripts/vm/README.md. Every check compares with a known value.
+# In-VM tests of wasi-hw on the Raspberry Pi machines: armv7 (raspi2b, Debian armmp kernel)
+# and aarch64 (raspi3b, Debian arm64 kernel; tests/raspi3b.sh is a link to this file). The
+# static gateway runtime and its AOT drivers against the i2c-dev backend on the bcm2835 BSC1
+# controller (full I2C: a TMP105 at 0x48 and a 256-byte at24c EEPROM at 0x50) and the nusb
+# backend on dwc2 USB. Run by scripts/vm/ci.sh (payload: scripts/vm/build-payload.sh
+# MACHINE); devices: scripts/vm/README.md. Every check compares with a known value.
 . /lib/vmtest.sh
 
 b=$(vm_i2c_bus '*i2c@7e804000')
 vm_check "BSC1 (i2c@7e804000) adapter present" [ -n "$b" ]
 BUS=/dev/i2c-$b
-vm_eq "runtime and AOT code are armv7" "hello from wasm" "$(./wasi-hw run hello.aot | head -n1)"
+vm_eq "runtime and AOT code run on $(cat /etc/vmtest/machine)" "hello from wasm" "$(./wasi-hw run hello.aot | head -n1)"
 
 # tmp105_set MILLI_C: set the sensor's temperature from the host side (QMP qom-set).
 tmp105_set() {

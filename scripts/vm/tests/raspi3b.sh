@@ -1,0 +1,1 @@
+raspi2b.sh
