@@ -56,8 +56,23 @@ if wanted arches; then
   stage "aarch64 and mipsel: static cross builds, qemu-user runs, OpenWrt packages"
   # The runtime crates' cross-compiled tests for these two arches are not in CI (time):
   # scripts/cross/test.sh aarch64 (or mipsel) without --no-unit runs them.
+  # The two builds side by side: each ends in a one-core LTO link, which the other's
+  # compilation fills.
+  logs=$(mktemp -d)
   for arch in aarch64 mipsel; do
-    scripts/cross/build.sh "$arch"
+    scripts/cross/build.sh "$arch" > "$logs/$arch.log" 2>&1 &
+    echo $! > "$logs/$arch.pid"
+  done
+  for arch in aarch64 mipsel; do
+    if ! wait "$(cat "$logs/$arch.pid")"; then
+      cat "$logs/$arch.log"
+      echo "the $arch cross build failed" >&2
+      exit 1
+    fi
+    grep -E "^cross-$arch: (building|/.*wasi-hw )" "$logs/$arch.log"
+  done
+  rm -rf "$logs"
+  for arch in aarch64 mipsel; do
     scripts/cross/test.sh "$arch" --no-unit
     scripts/openwrt/build-ipk.sh --no-build --gateway "$arch"
   done

@@ -57,7 +57,11 @@ impl Paths {
         self.p("target/bench/wasmtime/release/bench-wasmtime")
     }
     pub(crate) fn armv7_cli(&self) -> PathBuf {
-        self.p("target/armv7/wasi-hw")
+        self.gateway_cli("armv7")
+    }
+    /// The static runtime-only build of a gateway arch (scripts/cross/build.sh ARCH).
+    pub(crate) fn gateway_cli(&self, arch: &str) -> PathBuf {
+        self.p(&format!("target/{arch}/wasi-hw"))
     }
     pub(crate) fn guest(&self, name: &str, ext: &str) -> PathBuf {
         self.p(&format!("target/guests/{name}.{ext}"))

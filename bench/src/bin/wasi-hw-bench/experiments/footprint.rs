@@ -63,10 +63,22 @@ pub(crate) fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Resu
             "strip",
         ),
         (
-            "`wasi-hw`, runtime only, static (scripts/armv7/cross.sh)",
+            "`wasi-hw`, runtime only, static (scripts/cross/build.sh armv7)",
             p.armv7_cli(),
             "armv7",
             "arm-linux-gnueabihf-strip",
+        ),
+        (
+            "`wasi-hw`, runtime only, static (scripts/cross/build.sh aarch64)",
+            p.gateway_cli("aarch64"),
+            "aarch64",
+            "aarch64-linux-gnu-strip",
+        ),
+        (
+            "`wasi-hw`, runtime only, static (scripts/cross/build.sh mipsel)",
+            p.gateway_cli("mipsel"),
+            "mipsel",
+            "mipsel-linux-gnu-strip",
         ),
     ];
     for (label, bin, arch, strip) in bins {
@@ -94,6 +106,14 @@ pub(crate) fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Resu
         ("temp-sensor.wasm", p.guest("temp-sensor", "wasm")),
         ("temp-sensor.aot (x86_64)", p.guest("temp-sensor", "aot")),
         ("temp-sensor.armv7.aot", p.guest("temp-sensor", "armv7.aot")),
+        (
+            "temp-sensor.aarch64.aot",
+            p.guest("temp-sensor", "aarch64.aot"),
+        ),
+        (
+            "temp-sensor.mipsel.aot",
+            p.guest("temp-sensor", "mipsel.aot"),
+        ),
         ("temp-sensor.cwasm (wasmtime)", p.guest_cwasm("temp-sensor")),
     ] {
         if let Ok(md) = std::fs::metadata(&path) {
