@@ -24,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a WASI command module (.wasm or .aot); its exit code becomes ours.
     Run(RunArgs),
-    /// AOT-compile a .wasm module for a target (x86_64, armv7, thumbv7, aarch64).
+    /// AOT-compile a .wasm module for a target (x86_64, armv7, thumbv7, aarch64, mipsel).
     #[cfg(feature = "aot-compiler")]
     Compile(CompileArgs),
     /// Show a module's kind, imports, exports and (for .aot) target and format version.
@@ -122,7 +122,7 @@ pub struct CompileArgs {
     pub input: PathBuf,
     #[arg(short, long)]
     pub output: PathBuf,
-    /// x86_64, armv7, thumbv7 or aarch64.
+    /// x86_64, armv7, thumbv7, aarch64 or mipsel.
     #[arg(long, default_value = "x86_64")]
     pub target: Target,
     /// CPU name for LLVM (default per target).
