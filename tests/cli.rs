@@ -153,12 +153,30 @@ fn armv7_output_is_produced_inspected_and_refused_here() {
     );
     assert_eq!(err.lines().count(), 1, "one-line error: {err}");
 
-    for target in ["thumbv7", "aarch64"] {
+    for target in ["thumbv7", "aarch64", "mipsel"] {
         let out = tmp.path().join(format!("hello.{target}.aot"));
         compile(&guest("hello"), &out, target);
         let info = stdout(&run(&["inspect", out.to_str().unwrap()]));
         assert!(info.contains(&format!("target: {target}")), "{info}");
     }
+
+    // Big-endian MIPS: refused with the reason, nothing written.
+    let out = tmp.path().join("hello.mips.aot");
+    let o = run(&[
+        "compile",
+        guest("hello").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--target",
+        "mips",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("big-endian MIPS is not supported"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
 }
 
 #[test]
