@@ -149,33 +149,27 @@ case "$machine" in
       -device usb-mouse,bus=xhci.0,id=mouse
       -device usb-kbd,bus=xhci.0,id=kbd)
     ;;
-  raspi2b)
+  raspi2b|raspi3b)
     accel=tcg
     [ -n "$timeout" ] || timeout=600
-    dtb=$(ls "$kdir"/usr/lib/linux-image-*/bcm2836-rpi-2-b.dtb)
-    qemu=(qemu-system-arm -M raspi2b -display none -serial stdio -no-reboot -no-user-config
+    if [ "$machine" = raspi2b ]; then
+      # Cortex-A7: the armv7 gateway build on Debian's armmp kernel.
+      system=qemu-system-arm serial=(-serial stdio)
+      dtb=$(ls "$kdir"/usr/lib/linux-image-*/bcm2836-rpi-2-b.dtb)
+    else
+      # Four Cortex-A53 cores and the same SoC peripherals: the aarch64 gateway build on
+      # Debian's arm64 kernel. The console is the mini UART, QEMU's second serial (the
+      # PL011 takes no input from the harness on this machine).
+      system=qemu-system-aarch64 serial=(-serial null -serial stdio)
+      dtb=$(ls "$kdir"/usr/lib/linux-image-*/broadcom/bcm2837-rpi-3-b.dtb)
+    fi
+    qemu=("$system" -M "$machine" -display none "${serial[@]}" -no-reboot -no-user-config
       -kernel "$vmlinuz" -initrd "$run/initrd.gz" -dtb "$dtb" -append "$append"
       -qmp "unix:$qmp_sock,server=on,wait=off"
       # I2C on BSC1 (i2c-bus.1 = /soc/i2c@7e804000): a TMP105 sensor and a 256-byte EEPROM.
       -device tmp105,bus=i2c-bus.1,address=0x48,id=tmp105
       -device at24c-eeprom,bus=i2c-bus.1,address=0x50,rom-size=256,id=eeprom
       # USB on the dwc2 host controller.
-      -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
-      -device usb-storage,bus=usb-bus.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
-      -device usb-mouse,bus=usb-bus.0,id=mouse
-      -device usb-kbd,bus=usb-bus.0,id=kbd)
-    ;;
-  raspi3b)
-    # The same SoC peripherals as raspi2b (BSC1, dwc2) behind four Cortex-A53 cores: the
-    # aarch64 gateway build on Debian's arm64 kernel.
-    accel=tcg
-    [ -n "$timeout" ] || timeout=600
-    dtb=$(ls "$kdir"/usr/lib/linux-image-*/broadcom/bcm2837-rpi-3-b.dtb)
-    qemu=(qemu-system-aarch64 -M raspi3b -display none -serial null -serial stdio -no-reboot -no-user-config
-      -kernel "$vmlinuz" -initrd "$run/initrd.gz" -dtb "$dtb" -append "$append"
-      -qmp "unix:$qmp_sock,server=on,wait=off"
-      -device tmp105,bus=i2c-bus.1,address=0x48,id=tmp105
-      -device at24c-eeprom,bus=i2c-bus.1,address=0x50,rom-size=256,id=eeprom
       -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
       -device usb-storage,bus=usb-bus.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
       -device usb-mouse,bus=usb-bus.0,id=mouse
