@@ -13,10 +13,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(
   clang libclang-dev llvm-16 llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
-  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-mipsel-linux-gnu libc6-dev-mipsel-cross
-  fonts-dejavu-core signify-openbsd valgrind
+  qemu-user-static fonts-dejavu-core signify-openbsd valgrind
 )
+# The cross toolchains of the gateway arches, from their table.
+. "$here/cross/arch.sh"
+for arch in "${cross_arches[@]}"; do
+  cross_arch "$arch"
+  packages+=("${x_packages[@]}")
+done
 . "$here/lib/debian.sh"
 
 missing=()

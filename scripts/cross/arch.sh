@@ -6,13 +6,14 @@
 #   x_qemu      qemu-user binary (qemu-user-static)
 #   x_sysroot   the Debian cross sysroot (QEMU_LD_PREFIX, if a binary ends up dynamic)
 #   x_file      what `file -b` says of a static binary of the arch (ERE)
-#   x_packages  the Debian packages for the cross toolchain
+#   x_packages  the Debian packages for the cross toolchain (scripts/setup.sh installs them)
 #   x_features  rustc target features beyond the target's defaults (-C target-feature)
 # Every arch builds with Debian's rustc-web + rust-web-src (-Zbuild-std) unless rustup
 # has the target's std installed.
 cross_arches=(armv7 aarch64 mipsel)
 
 cross_arch() {
+  x_features=""
   case "$1" in
     armv7)
       x_triple=armv7-unknown-linux-gnueabihf
@@ -28,7 +29,6 @@ cross_arch() {
       x_features=-d32
       ;;
     aarch64)
-      x_features=""
       x_triple=aarch64-unknown-linux-gnu
       x_gcc=aarch64-linux-gnu-gcc
       x_qemu=qemu-aarch64-static
@@ -37,7 +37,6 @@ cross_arch() {
       x_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
       ;;
     mipsel)
-      x_features=""
       x_triple=mipsel-unknown-linux-gnu
       x_gcc=mipsel-linux-gnu-gcc
       x_qemu=qemu-mipsel-static
@@ -51,5 +50,4 @@ cross_arch() {
       ;;
   esac
   x_strip=${x_gcc%gcc}strip
-  : "${x_features:=}"
 }
