@@ -11,6 +11,7 @@ vm_arch() {
     x86_64) echo amd64 ;;
     raspi2b) echo armhf ;;
     raspi3b) echo arm64 ;;
+    malta) echo mipsel ;;
     *) echo "vm: unknown machine '$1'" >&2; return 1 ;;
   esac
 }
@@ -21,6 +22,7 @@ vm_meta() {
     x86_64:kernel) echo linux-image-amd64 ;;
     raspi2b:kernel) echo linux-image-armmp ;;
     raspi3b:kernel) echo linux-image-arm64 ;;
+    malta:kernel) echo linux-image-4kc-malta ;;
     *:busybox) echo busybox-static ;;
     *) echo "vm: no package role '$2' for $1" >&2; return 1 ;;
   esac

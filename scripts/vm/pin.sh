@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Moves the VM images' package pins (scripts/vm/packages.lock) to what the Debian archive
 # offers today: for each machine, the kernel its meta package depends on (linux-image-amd64,
-# linux-image-armmp) and busybox-static, with the sha256 of each downloaded .deb.
+# linux-image-armmp, linux-image-arm64, linux-image-4kc-malta) and busybox-static, with the sha256 of each downloaded .deb.
 #
-#   scripts/vm/pin.sh [x86_64|raspi2b|raspi3b]...     default: every machine
+#   scripts/vm/pin.sh [x86_64|raspi2b|raspi3b|malta]...     default: every machine
 #
 # Then run scripts/vm/ci.sh (and scripts/bench.sh for the in-VM numbers) and commit the lock
 # with the results: the pins change only by a commit.
@@ -16,12 +16,12 @@ cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasi-hw/vm}
 . "$vmdir/packages.sh"
 
 machines=("$@")
-[ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b raspi3b)
+[ ${#machines[@]} -gt 0 ] || machines=(x86_64 raspi2b raspi3b malta)
 mkdir -p "$cache"
 new=$(mktemp)
 trap 'rm -f "$new"' EXIT
 grep '^#' "$vm_lock" > "$new"
-for m in x86_64 raspi2b raspi3b; do
+for m in x86_64 raspi2b raspi3b malta; do
   for role in kernel busybox; do
     if [[ " ${machines[*]} " != *" $m "* ]]; then
       awk -v m="$m" -v r="$role" '$1 == m && $2 == r' "$vm_lock" >> "$new"

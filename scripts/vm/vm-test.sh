@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot a real Debian kernel in QEMU with emulated I2C/USB hardware and run a test script in it.
 #
-#   scripts/vm/vm-test.sh x86_64|raspi2b|raspi3b [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
+#   scripts/vm/vm-test.sh x86_64|raspi2b|raspi3b|malta [--payload DIR] [--add FILE[:NAME]]... [--test SCRIPT]
 #                      [--timeout SECS] [--accel kvm|tcg] [--qemu-arg ARG]... [--append ARG]...
 #                      [--keep]
 #
@@ -36,7 +36,7 @@ me=vm-test die_status=2
 
 [ $# -ge 1 ] || usage
 machine=$1; shift
-case "$machine" in x86_64|raspi2b|raspi3b) ;; -h|--help) usage ;; *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b)" ;; esac
+case "$machine" in x86_64|raspi2b|raspi3b|malta) ;; -h|--help) usage ;; *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b|malta)" ;; esac
 payload=""; payload_set=0; test_script=""; timeout=""; accel=""; accel_auto=0; keep=0; extra_qemu=(); extra_append=""; adds=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -75,11 +75,17 @@ case "$machine" in
     # raspi3b: the console on the mini UART (ttyS1, QEMU's second serial): the PL011
     # takes no input from the harness there.
     if [ "$machine" = raspi3b ]; then console=ttyS1; else console=ttyAMA0; fi ;;
+  malta)
+    # PIIX4's SMBus (Debian's malta kernel has no i2c-stub) and a PCI xHCI; SCSI disks
+    # (sd) are built in.
+    modules=(i2c-dev i2c-piix4 xhci-pci usb-storage usbhid hid-generic)
+    boot_modules=("${modules[@]}")
+    console=ttyS0 ;;
 esac
 
-command -v qemu-system-x86_64 >/dev/null && command -v qemu-system-arm >/dev/null &&
-  command -v qemu-system-aarch64 >/dev/null ||
-  die "QEMU is not installed: run scripts/setup.sh"
+for q in qemu-system-x86_64 qemu-system-arm qemu-system-aarch64 qemu-system-mipsel; do
+  command -v "$q" >/dev/null || die "$q is not installed: run scripts/setup.sh"
+done
 mkdir -p "$cache" "$logdir"
 t_start=$(date +%s.%N)
 kdir=$(vm_pkg_dir "$machine" kernel) || exit 2
@@ -111,6 +117,10 @@ ird_args=(--out "$run/initrd.gz" --busybox "$bbdir/bin/busybox" --init "$vmdir/g
   --file "$test_script:test.sh:755"
   --file "$run/etc/modules:etc/vmtest/modules:644"
   --file "$run/etc/machine:etc/vmtest/machine:644")
+# Sections shared by several machines' suites (scripts/vm/tests/parts), sourced from there.
+for part in "$vmdir"/tests/parts/*.sh; do
+  ird_args+=(--file "$part:lib/vmtest-parts/$(basename "$part"):644")
+done
 for m in "${modules[@]}"; do ird_args+=(--module "$m"); done
 [ -z "$payload" ] || ird_args+=(--tree "$payload:payload")
 for a in "${adds[@]}"; do
@@ -174,6 +184,26 @@ case "$machine" in
       -device usb-storage,bus=usb-bus.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
       -device usb-mouse,bus=usb-bus.0,id=mouse
       -device usb-kbd,bus=usb-bus.0,id=kbd)
+    ;;
+  malta)
+    # MIPS Malta with a 24Kf (MIPS32r2 with an FPU, as the hard-float mipsel build needs):
+    # the mipsel gateway build on Debian's 4kc-malta kernel. I2C: the PIIX4 SMBus with
+    # QEMU's eight smbus-eeprom at 0x50-0x57 (0x50 holds the SPD of the RAM, 0x51-0x57 are
+    # zero-filled) and an i2c-ddc (EDID) at 0x48, where the temp-sensor driver looks (this
+    # QEMU build has no tmp105 for MIPS). USB: the same xHCI devices as on x86_64, on the
+    # Malta's PCI bus.
+    accel=tcg
+    [ -n "$timeout" ] || timeout=600
+    qemu=(qemu-system-mipsel -M malta -cpu 24Kf -m 256 -display none -vga none -serial stdio -nic none
+      -no-reboot -no-user-config
+      -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append"
+      -qmp "unix:$qmp_sock,server=on,wait=off"
+      -device i2c-ddc,address=0x48,id=ddc
+      -device qemu-xhci,id=xhci
+      -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
+      -device usb-storage,bus=xhci.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
+      -device usb-mouse,bus=xhci.0,id=mouse
+      -device usb-kbd,bus=xhci.0,id=kbd)
     ;;
 esac
 qemu+=("${extra_qemu[@]}")
