@@ -38,20 +38,20 @@ fi
 qemu_major() { command -v "$1" >/dev/null 2>&1 && "$1" --version | sed -n '1s/.*version \([0-9]*\)\..*/\1/p'; }
 qemu_ok() {
   local q v
-  for q in qemu-system-x86_64 qemu-system-arm; do
+  for q in qemu-system-x86_64 qemu-system-arm qemu-system-aarch64 qemu-system-mipsel; do
     v=$(qemu_major "$q" || true)
     [ -n "$v" ] && [ "$v" -ge 10 ] || return 1
   done
 }
 if ! qemu_ok; then
-  echo "setup: installing QEMU >= 10 (qemu-system-x86 qemu-system-arm)"
+  echo "setup: installing QEMU >= 10 (qemu-system-x86 qemu-system-arm qemu-system-mips)"
   target=()
   if [ "$debian_codename" = bookworm ]; then
     debian_ensure_backports
     target=(-t bookworm-backports)
   fi
   DEBIAN_FRONTEND=noninteractive $debian_sudo apt-get install -y -qq --no-install-recommends \
-    "${target[@]}" qemu-system-x86 qemu-system-arm >/dev/null
+    "${target[@]}" qemu-system-x86 qemu-system-arm qemu-system-mips >/dev/null
   qemu_ok || die "QEMU >= 10 not available after the install"
 fi
 

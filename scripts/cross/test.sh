@@ -69,13 +69,15 @@ fi
 # --- 2. modules: guests plus the unaligned-access test ---------------------------------
 command -v wat2wasm >/dev/null || die "wat2wasm missing (package wabt, scripts/setup.sh)"
 wat2wasm tests/armv7/unaligned.wat -o "$work/unaligned.wasm"
-aot_of() { # WASM TARGET: the .aot next to it, compiled if missing or older, and signed
+aot_of() { # WASM TARGET: the .aot next to it, compiled if missing or older, and signed (if not yet)
   local wasm=$1 t=$2 aot
   if [ "$t" = x86_64 ]; then aot="${wasm%.wasm}.aot"; else aot="${wasm%.wasm}.$t.aot"; fi
   if [ ! -f "$aot" ] || [ "$aot" -ot "$wasm" ] || [ "$aot" -ot "$host" ]; then
     "$host" compile "$wasm" -o "$aot" --target "$t" >&2 || return 1
   fi
-  signing_sign "$host" "$aot" || return 1
+  if [ ! -f "$aot.sig" ] || [ "$aot.sig" -ot "$aot" ]; then
+    signing_sign "$host" "$aot" || return 1
+  fi
   echo "$aot"
 }
 
@@ -123,6 +125,29 @@ run() { # OUTPREFIX CMD...: run, keep stdout/stderr/status
   set -e
 }
 
+# Phase 1, one case after the other: the modules of every case (compiled if missing, signed).
+# Phase 2: the runs, two cases at a time (each qemu-user process keeps one core busy).
+# Phase 3: the comparisons, in case order.
+if [ "$arch" = armv7 ]; then
+  # The VFPv3-D16 builds, two compilations at a time.
+  d16_compile() {
+    local wasm=$1 aot=$2
+    "$host" compile "$wasm" -o "$aot" --target armv7 --cpu cortex-a9 --cpu-features=-neon,-d32 \
+      > "$aot.log" 2>&1 && signing_sign "$host" "$aot" >> "$aot.log" 2>&1
+  }
+  running=0
+  for name in $(printf '%s\n' "${cases[@]}" | cut -d'|' -f1 | sort -u); do
+    wasm=$(module_wasm "$name")
+    [ -f "$wasm" ] || continue
+    if [ "$running" -ge 2 ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+    d16_compile "$wasm" "$work/$name.d16.aot" &
+    running=$((running + 1))
+  done
+  wait
+fi
 n=0
 for c in "${cases[@]}"; do
   IFS='|' read -r name opts gargs want_rc want_out <<< "$c"
@@ -132,14 +157,19 @@ for c in "${cases[@]}"; do
   x86_aot=$(aot_of "$wasm" x86_64) || { fail "compiling $wasm for x86_64"; continue; }
   gw_aot=$(aot_of "$wasm" "$arch") || { fail "compiling $wasm for $arch"; continue; }
   d16_aot="$work/$name.d16.aot"
-  if [ "$arch" = armv7 ] && [ ! -f "$d16_aot" ]; then
-    { "$host" compile "$wasm" -o "$d16_aot" --target armv7 --cpu cortex-a9 --cpu-features=-neon,-d32 &&
-      signing_sign "$host" "$d16_aot"; } || { fail "compiling $wasm for armv7 VFPv3-D16"; continue; }
+  if [ "$arch" = armv7 ] && [ ! -f "$d16_aot.sig" ]; then
+    fail "compiling $wasm for armv7 VFPv3-D16: $(tail -n 3 "$d16_aot.log" 2>/dev/null)"
+    continue
   fi
+  printf '%s\n' "$wasm" "$x86_aot" "$gw_aot" "$d16_aot" > "$work/$n.modules"
+done
+
+run_case() { # N OPTS GARGS: every run of case N (x86_64 AOT, then each variant)
+  local n=$1 opts=$2 gargs=$3 wasm x86_aot gw_aot d16_aot v=0 label qopts kind m interp
+  { read -r wasm; read -r x86_aot; read -r gw_aot; read -r d16_aot; } < "$work/$n.modules"
   # Word splitting of $opts/$gargs is intended: they are lists of plain words.
   # shellcheck disable=SC2086
   run "$work/$n.x86" "$host" run $opts "$x86_aot" -- $gargs
-  v=0
   for variant in "${variants[@]}"; do
     IFS='|' read -r label qopts kind <<< "$variant"
     v=$((v + 1))
@@ -151,6 +181,27 @@ for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
     run "$work/$n.v$v" "$x_qemu" $qopts "$gw" run "${interp[@]}" $opts "$m" -- $gargs
   done
+}
+n=0 running=0
+for c in "${cases[@]}"; do
+  IFS='|' read -r name opts gargs want_rc want_out <<< "$c"
+  n=$((n + 1))
+  [ -f "$work/$n.modules" ] || continue
+  if [ "$running" -ge 2 ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_case "$n" "$opts" "$gargs" &
+  running=$((running + 1))
+done
+wait
+
+n=0
+for c in "${cases[@]}"; do
+  IFS='|' read -r name opts gargs want_rc want_out <<< "$c"
+  n=$((n + 1))
+  [ -f "$work/$n.modules" ] || continue
+  { read -r wasm; read -r x86_aot; read -r gw_aot; read -r d16_aot; } < "$work/$n.modules"
   # Module paths and log timestamps differ between the runs; all else must be identical.
   for f in "$work/$n".*.stderr; do
     sed -i -E -e "s|$x86_aot|MODULE|g; s|$gw_aot|MODULE|g; s|$wasm|MODULE|g; s|$d16_aot|MODULE|g" \
