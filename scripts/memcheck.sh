@@ -42,13 +42,12 @@ for line in sys.stdin:
         pkg = ident.split("@")[0] if "@" in ident else m["package_id"].split("#")[0].rsplit("/", 1)[-1]
         print(pkg, m["target"]["name"], m["executable"])
 ')
-failures=0
-for suite in "${suites[@]}"; do
-  read -r pkg name filter <<< "$suite"
+# Two suites at a time: valgrind runs a process's threads on one core.
+check_suite() { # PKG NAME FILTER: one suite under memcheck; its verdict on stdout
+  local pkg=$1 name=$2 filter=$3 exe log t=$SECONDS
   exe=$(echo "$execs" | awk -v p="$pkg" -v n="$name" '$1 == p && $2 == n { print $3 }' | head -n 1)
-  [ -n "$exe" ] || die "no test executable for $pkg $name"
+  [ -n "$exe" ] || { log "FAIL: no test executable for $pkg $name"; return 1; }
   log="target/memcheck-$pkg-$name.log"
-  t=$SECONDS
   # shellcheck disable=SC2086
   if WASI_HW_FAULTS=$faults valgrind -q --error-exitcode=99 --leak-check=full \
       --errors-for-leak-kinds=definite "$exe" --test-threads=2 $filter > "$log" 2>&1; then
@@ -56,8 +55,23 @@ for suite in "${suites[@]}"; do
   else
     log "FAIL: $pkg $name (exit $?): see $log"
     grep -E '^==[0-9]+== (Invalid|Conditional|Use of|[0-9,]+ bytes .* definitely)' "$log" | head -n 20 >&2 || true
-    failures=$((failures + 1))
+    return 1
   fi
+}
+failures=0
+running=0
+for suite in "${suites[@]}"; do
+  read -r pkg name filter <<< "$suite"
+  if [ "$running" -ge 2 ]; then
+    wait -n || failures=$((failures + 1))
+    running=$((running - 1))
+  fi
+  check_suite "$pkg" "$name" "$filter" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || failures=$((failures + 1))
+  running=$((running - 1))
 done
 [ "$failures" -eq 0 ] || die "$failures suite(s) failed under valgrind"
 log "all suites clean under valgrind memcheck"
