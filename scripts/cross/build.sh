@@ -5,6 +5,9 @@
 #   scripts/cross/build.sh ARCH               static, stripped target/ARCH/wasi-hw (runtime
 #                                             only, no LLVM) + target/guests/NAME.ARCH.aot
 #                                             for every target/guests/NAME.wasm
+#   scripts/cross/build.sh ARCH --with-bench-native
+#                                             also the static native baseline of the
+#                                             in-VM benchmarks (always built for armv7)
 #   scripts/cross/build.sh ARCH cargo ARGS..  any cargo command with the ARCH cross
 #                                             environment, e.g. `cargo test -p
 #                                             wasi-hw-engine` (test binaries run under qemu)
@@ -78,18 +81,25 @@ xcargo() {
   env "${cross_env[@]}" "$cargo_bin" "$sub" --target "$triple" "${build_std[@]}" "$@"
 }
 
+bench_native=0
+[ "$arch" = armv7 ] && bench_native=1
+if [ "${1:-}" = --with-bench-native ]; then
+  bench_native=1
+  shift
+fi
 if [ "${1:-}" = cargo ]; then
   shift
   [ $# -gt 0 ] || { echo "usage: $0 ARCH cargo SUBCOMMAND [ARGS...]" >&2; exit 2; }
   xcargo "$@"
   exit
 fi
-[ $# -eq 0 ] || { echo "usage: $0 ARCH [cargo SUBCOMMAND [ARGS...]]" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0 ARCH [--with-bench-native] [cargo SUBCOMMAND [ARGS...]]" >&2; exit 2; }
 
-# armv7 with the native bench baseline of its VM payload (raspi2b): one cargo run links
-# both binaries in parallel (each is one LTO codegen unit, so a link keeps one core busy).
+# With the native bench baseline of the in-VM benchmarks (always for armv7: raspi2b's
+# payload in CI has it): one cargo run links both binaries in parallel (each is one LTO
+# codegen unit, so a link keeps one core busy).
 bins=(-p wasi-hw --bin wasi-hw)
-[ "$arch" = armv7 ] && bins+=(-p wasi-hw-bench-native --bin bench-native)
+[ "$bench_native" -eq 1 ] && bins+=(-p wasi-hw-bench-native --bin bench-native)
 echo "$me: building ${bins[*]} for $triple (runtime only, static)"
 xcargo build --release --locked --no-default-features "${bins[@]}"
 mkdir -p "$out_dir"

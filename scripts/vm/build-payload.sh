@@ -4,11 +4,13 @@
 # AOT-compiled guest drivers, always named NAME.aot inside the payload, the static native
 # baseline `bench-native` and temp-sensor.wasm (the in-VM benchmarks, tests/bench.sh).
 #
-#   scripts/vm/build-payload.sh x86_64|raspi2b|raspi3b [--no-guests]
+#   scripts/vm/build-payload.sh x86_64|raspi2b|raspi3b|malta [--no-guests] [--bench]
 #     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
 #     raspi2b  static armv7 binary (scripts/armv7/cross.sh) + target/guests/NAME.armv7.aot
 #     raspi3b  static aarch64 binary (scripts/cross/build.sh aarch64) + NAME.aarch64.aot
+#     malta    static mipsel binary (scripts/cross/build.sh mipsel) + NAME.mipsel.aot
 #     --no-guests  do not run `scripts/build-guests.sh --no-aot` first (reuse target/guests/*.wasm)
+#     --bench      bench-native for raspi3b and malta too (x86_64 and raspi2b always have it)
 #
 # The .wasm guests come from scripts/build-guests.sh; every one is AOT-compiled here by the
 # host CLI (WASI_HW_HOST_BIN, default target/release/wasi-hw, built when missing). The static
@@ -21,12 +23,13 @@ cd "$repo"
 die_status=2
 . "$repo/scripts/lib.sh"
 
-[ $# -ge 1 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 machine=$1; shift
-guests=1
+guests=1 bench=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-guests) guests=0; shift ;;
+    --bench) bench=1; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -63,14 +66,22 @@ case "$machine" in
       target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
     ;;
-  raspi3b)
-    # Static aarch64 binary and NAME.aarch64.aot (no bench-native: the in-VM benchmark
-    # runs on raspi2b).
-    scripts/cross/build.sh aarch64
-    cp target/aarch64/wasi-hw "$out/wasi-hw"
-    suffix=.aarch64.aot
+  raspi3b|malta)
+    # Static aarch64/mipsel binary and NAME.ARCH.aot; bench-native with --bench only (the
+    # CI payloads do without it).
+    if [ "$machine" = raspi3b ]; then arch=aarch64; else arch=mipsel; fi
+    . scripts/cross/arch.sh
+    cross_arch "$arch"
+    if [ $bench -eq 1 ]; then
+      scripts/cross/build.sh "$arch" --with-bench-native
+      "$x_strip" -o "$out/bench-native" "target/$arch-cross/$x_triple/release/bench-native"
+    else
+      scripts/cross/build.sh "$arch"
+    fi
+    cp "target/$arch/wasi-hw" "$out/wasi-hw"
+    suffix=.$arch.aot
     ;;
-  *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b)" ;;
+  *) die "unknown machine '$machine' (x86_64|raspi2b|raspi3b|malta)" ;;
 esac
 for bin in wasi-hw bench-native; do
   [ -e "$out/$bin" ] || continue
