@@ -7,6 +7,9 @@
 #   scripts/build-guests.sh [--target armv7]... [--no-aot]
 #     --target T   also produce NAME.T.aot (repeatable; env WASI_HW_AOT_TARGETS="armv7 ...")
 #     --no-aot     stop after the .wasm files (no host build)
+#   WASI_HW_HOST_BIN  the host CLI to compile with, already built (scripts/test.sh sets it:
+#                     its release build has the bench crates' feature set, which a plain
+#                     `cargo build --release` here would rebuild WAMR and the CLI without)
 #
 # Toolchain: if rustup has the wasm32-wasip1 target, plain cargo is used. Otherwise
 # (this project's machines: rustup cannot download targets) Debian's Rust
@@ -111,8 +114,13 @@ echo "build-guests: ${#names[@]} guests in $out: ${names[*]}"
 
 [ "$aot" -eq 1 ] || exit 0
 
-(cd "$root" && cargo build --release)
-cli="$root/target/release/wasi-hw"
+if [ -n "${WASI_HW_HOST_BIN:-}" ]; then
+  cli=$WASI_HW_HOST_BIN
+  [ -x "$cli" ] || die "WASI_HW_HOST_BIN=$cli is not an executable"
+else
+  (cd "$root" && cargo build --release)
+  cli="$root/target/release/wasi-hw"
+fi
 . "$root/scripts/lib/aot.sh"
 failed=$(mktemp)
 for name in "${names[@]}"; do

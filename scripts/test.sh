@@ -32,6 +32,9 @@ stage "build runtime and guests"
 bench_bins=()
 wanted bench && bench_bins=(-p wasi-hw -p wasi-hw-bench -p wasi-hw-bench-native --bins)
 cargo build --release --quiet "${bench_bins[@]}"
+# Every later step compiles guests with this build (a plain `cargo build --release` would
+# resolve other features for the host build dependencies and rebuild WAMR and the CLI).
+export WASI_HW_HOST_BIN=$PWD/target/release/wasi-hw
 scripts/build-guests.sh
 
 stage "unit and integration tests (x86_64)"
