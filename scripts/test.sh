@@ -47,9 +47,39 @@ scripts/mutate.py --smoke | tail -n 1
 stage "memory checks: guest suites under valgrind memcheck"
 scripts/memcheck.sh
 
+# The cross builds (and the VM stage's static x86_64 build) side by side: each ends in
+# one-core LTO links, which the others' compilation fills.
+builds=()
+{ wanted armv7 || wanted vm; } && builds+=("scripts/cross/build.sh armv7")
+wanted arches && builds+=("scripts/cross/build.sh aarch64")
+{ wanted arches || wanted vm; } && builds+=("scripts/cross/build.sh mipsel")
+wanted vm && builds+=("scripts/vm/build-payload.sh x86_64 --no-guests")
+if [ ${#builds[@]} -gt 0 ]; then
+  stage "static builds side by side: $(printf '%s\n' "${builds[@]}" | awk '{ print $2 }' | tr '\n' ' ')"
+  logs=$(mktemp -d)
+  pids=()
+  for i in "${!builds[@]}"; do
+    # Word splitting intended: each entry is a plain command line.
+    # shellcheck disable=SC2086
+    ${builds[$i]} > "$logs/$i.log" 2>&1 &
+    pids+=($!)
+  done
+  failed=0
+  for i in "${!builds[@]}"; do
+    if wait "${pids[$i]}"; then
+      grep -E '^(cross-[a-z0-9]*: (building|/.*wasi-hw )|build-payload: )' "$logs/$i.log" || true
+    else
+      cat "$logs/$i.log"
+      echo "FAILED: ${builds[$i]}" >&2
+      failed=1
+    fi
+  done
+  rm -rf "$logs"
+  [ "$failed" -eq 0 ] || exit 1
+fi
+
 if wanted armv7; then
-  stage "armv7: static cross build, qemu-arm-static runs, OpenWrt package"
-  scripts/armv7/cross.sh
+  stage "armv7: qemu-arm-static runs, OpenWrt package"
   # The runtime crates' cross-compiled tests are not in CI (time, ~110 s here):
   # scripts/armv7/test.sh without --no-unit runs them, as for aarch64 and mipsel below.
   scripts/armv7/test.sh --no-unit
@@ -58,25 +88,9 @@ if wanted armv7; then
 fi
 
 if wanted arches; then
-  stage "aarch64 and mipsel: static cross builds, qemu-user runs, OpenWrt packages"
+  stage "aarch64 and mipsel: qemu-user runs, OpenWrt packages"
   # The runtime crates' cross-compiled tests for these two arches are not in CI (time):
   # scripts/cross/test.sh aarch64 (or mipsel) without --no-unit runs them.
-  # The two builds side by side: each ends in a one-core LTO link, which the other's
-  # compilation fills.
-  logs=$(mktemp -d)
-  for arch in aarch64 mipsel; do
-    scripts/cross/build.sh "$arch" > "$logs/$arch.log" 2>&1 &
-    echo $! > "$logs/$arch.pid"
-  done
-  for arch in aarch64 mipsel; do
-    if ! wait "$(cat "$logs/$arch.pid")"; then
-      cat "$logs/$arch.log"
-      echo "the $arch cross build failed" >&2
-      exit 1
-    fi
-    grep -E "^cross-$arch: (building|/.*wasi-hw )" "$logs/$arch.log"
-  done
-  rm -rf "$logs"
   for arch in aarch64 mipsel; do
     scripts/cross/test.sh "$arch" --no-unit
     scripts/openwrt/build-ipk.sh --no-build --gateway "$arch"
