@@ -62,6 +62,15 @@ vm_i2c_bus() {
   return 1
 }
 
+# malta_smbus on|off: hand the PIIX4's power-management function (0000:00:0a.3) to its SMBus
+# driver, or back to the board's poweroff driver, which holds it at boot (no adapter then)
+# and without which `poweroff -f` no longer ends QEMU.
+malta_smbus() {
+  if [ "$1" = on ]; then set -- piix4-poweroff piix4_smbus; else set -- piix4_smbus piix4-poweroff; fi
+  echo 0000:00:0a.3 > "/sys/bus/pci/drivers/$1/unbind"
+  echo 0000:00:0a.3 > "/sys/bus/pci/drivers/$2/bind"
+}
+
 _vm_fails=0
 _vm_passes=0
 # vm_check NAME COMMAND...: run one assertion, print "ok"/"FAIL" and count it.

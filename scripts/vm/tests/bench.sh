@@ -38,10 +38,9 @@ case "$machine" in
     i2cset -y "$b" 0x48 0x00 0x8019 w
     ;;
   malta)
-    # The PIIX4's SMBus (the board's poweroff driver holds it at boot, as in tests/malta.sh)
-    # with QEMU's i2c-ddc at 0x48: register 0 reads 00 ff, 1.9375 C in TMP102 13-bit mode.
-    echo 0000:00:0a.3 > /sys/bus/pci/drivers/piix4-poweroff/unbind
-    echo 0000:00:0a.3 > /sys/bus/pci/drivers/piix4_smbus/bind
+    # The PIIX4's SMBus with QEMU's i2c-ddc at 0x48: register 0 reads 00 ff, 1.9375 C in
+    # TMP102 13-bit mode.
+    malta_smbus on
     vm_wait 10 vm_i2c_bus 'SMBus PIIX4 adapter*' >/dev/null
     b=$(vm_i2c_bus 'SMBus PIIX4 adapter*')
     vm_wait 10 [ -c "/dev/i2c-$b" ]
@@ -161,8 +160,5 @@ for exp in "storage-rtt --reads $RTT_READS --warmup 10" "storage-read --reads $R
   vm_eq "$name: one checksum across variants and rounds" 1 "$(sed 's/.*checksum=//' /tmp/bench.lines | sort -u | wc -l)"
 done
 [ "$rebind" -eq 0 ] || echo "$intf" > /sys/bus/usb/drivers/usb-storage/bind 2>/dev/null
-if [ "$machine" = malta ]; then
-  echo 0000:00:0a.3 > /sys/bus/pci/drivers/piix4_smbus/unbind
-  echo 0000:00:0a.3 > /sys/bus/pci/drivers/piix4-poweroff/bind
-fi
+[ "$machine" != malta ] || malta_smbus off
 vm_done

@@ -6,15 +6,12 @@
 #
 # Debian's malta kernel has no i2c-stub; the I2C devices are QEMU's eight smbus-eeprom at
 # 0x50-0x57 (0x50: the SPD of the 256 MiB of RAM, 0x51-0x57 zero-filled at boot) and an
-# i2c-ddc at 0x48 (EDID: 00 ff ff ff ff ff ff 00, bytes 8-11 49 14 34 12). The
-# PIIX4 power-management function is bound to the board's poweroff driver at boot; the
-# SMBus driver gets it for the tests and it goes back at the end, so that the VM can power
-# off.
+# i2c-ddc at 0x48 (EDID: 00 ff ff ff ff ff ff 00, bytes 8-11 49 14 34 12). The SMBus
+# driver gets the PIIX4 for the I2C half and gives it back to the poweroff driver after
+# (malta_smbus, /lib/vmtest.sh).
 . /lib/vmtest.sh
 
-pm=0000:00:0a.3
-echo "$pm" > /sys/bus/pci/drivers/piix4-poweroff/unbind
-echo "$pm" > /sys/bus/pci/drivers/piix4_smbus/bind
+malta_smbus on
 vm_check "PIIX4 SMBus adapter present" vm_wait 10 vm_i2c_bus 'SMBus PIIX4 adapter*'
 b=$(vm_i2c_bus 'SMBus PIIX4 adapter*')
 vm_check "/dev/i2c-$b exists" vm_wait 10 [ -c "/dev/i2c-$b" ]
@@ -118,8 +115,7 @@ hw --i2c "$BUS:0x50" temp-sensor.aot -- --bus /dev/i2c-9
 expect "ungranted bus refused" 1 ""
 has "  ... logged" "$err" "denied: no --i2c grant for this bus"
 
-echo "$pm" > /sys/bus/pci/drivers/piix4_smbus/unbind
-echo "$pm" > /sys/bus/pci/drivers/piix4-poweroff/bind
+malta_smbus off
 
 # ================================================================ USB on xHCI (nusb over usbfs)
 . /lib/vmtest-parts/xhci-usb.sh
