@@ -132,6 +132,13 @@ python3 "$vmdir/mkinitramfs.py" "${ird_args[@]}"
 t_ready=$(date +%s.%N)
 
 qmp_sock=$run/qmp.sock
+# USB on x86_64 and malta: xHCI with a mass-storage disk, a mouse and a keyboard
+# (tests/parts/xhci-usb.sh knows where each one enumerates).
+xhci_usb=(-device qemu-xhci,id=xhci
+  -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
+  -device usb-storage,bus=xhci.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
+  -device usb-mouse,bus=xhci.0,id=mouse
+  -device usb-kbd,bus=xhci.0,id=kbd)
 append="console=$console panic=-1 loglevel=4$extra_append"
 case "$machine" in
   x86_64)
@@ -152,12 +159,7 @@ case "$machine" in
       # I2C: the ICH9 SMBus (i801) already carries 8 smbus-eeprom (SPD) at 0x50-0x57;
       # i2c-ddc answers with an EDID at 0x49.
       -device i2c-ddc,address=0x49,id=ddc
-      # USB: xHCI with a mass-storage disk, a mouse and a keyboard.
-      -device qemu-xhci,id=xhci
-      -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
-      -device usb-storage,bus=xhci.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
-      -device usb-mouse,bus=xhci.0,id=mouse
-      -device usb-kbd,bus=xhci.0,id=kbd)
+      "${xhci_usb[@]}")
     ;;
   raspi2b|raspi3b)
     accel=tcg
@@ -199,11 +201,7 @@ case "$machine" in
       -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append"
       -qmp "unix:$qmp_sock,server=on,wait=off"
       -device i2c-ddc,address=0x48,id=ddc
-      -device qemu-xhci,id=xhci
-      -drive if=none,id=usbdisk,format=raw,file="$run/usbdisk.img"
-      -device usb-storage,bus=xhci.0,drive=usbdisk,id=usbstick,serial=WASIHW0001
-      -device usb-mouse,bus=xhci.0,id=mouse
-      -device usb-kbd,bus=xhci.0,id=kbd)
+      "${xhci_usb[@]}")
     ;;
 esac
 qemu+=("${extra_qemu[@]}")
