@@ -49,9 +49,10 @@ out_dir="$root/target/$arch"
 cross_env=(
   "CARGO_TARGET_DIR=$cross_dir"
   "CARGO_TARGET_${triple_env}_LINKER=$x_gcc"
-  "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static${x_features:+,$x_features}"
+  "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static${x_features:+,$x_features}${x_rustflags:+ $x_rustflags}"
   "CARGO_TARGET_${triple_env}_RUNNER=$x_qemu"
   "CC_${triple_cc}=$x_gcc"
+  "CFLAGS_${triple_cc}=$x_cflags"
   "AR_${triple_cc}=${x_gcc%gcc}ar"
   # Lets qemu-user find the loader if a test binary ends up dynamic.
   "QEMU_LD_PREFIX=${QEMU_LD_PREFIX:-$x_sysroot}"
