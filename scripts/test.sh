@@ -47,15 +47,22 @@ scripts/mutate.py --smoke | tail -n 1
 stage "memory checks: guest suites under valgrind memcheck"
 scripts/memcheck.sh
 
-# The cross builds (and the VM stage's static x86_64 build) side by side: each ends in
-# one-core LTO links, which the others' compilation fills.
+# The cross builds (one cargo run for every gateway arch) and the VM stage's static x86_64
+# build side by side: each ends in one-core LTO links, which the other's compilation fills.
+arches=()
+{ wanted armv7 || wanted vm; } && arches+=(armv7)
+wanted arches && arches+=(aarch64)
+{ wanted arches || wanted vm; } && arches+=(mipsel)
 builds=()
-{ wanted armv7 || wanted vm; } && builds+=("scripts/cross/build.sh armv7")
-wanted arches && builds+=("scripts/cross/build.sh aarch64")
-{ wanted arches || wanted vm; } && builds+=("scripts/cross/build.sh mipsel")
+if [ ${#arches[@]} -gt 0 ]; then
+  # bench-native: the benchmark smoke's in-VM run on raspi2b (armv7).
+  bench_native=""
+  wanted vm && wanted bench && bench_native=--with-bench-native
+  builds+=("scripts/cross/build.sh ${arches[*]} $bench_native")
+fi
 wanted vm && builds+=("scripts/vm/build-payload.sh x86_64 --no-guests")
 if [ ${#builds[@]} -gt 0 ]; then
-  stage "static builds side by side: $(printf '%s\n' "${builds[@]}" | awk '{ print $2 }' | tr '\n' ' ')"
+  stage "static builds side by side: ${arches[*]}$(wanted vm && echo " x86_64")"
   logs=$(mktemp -d)
   pids=()
   for i in "${!builds[@]}"; do
@@ -67,7 +74,7 @@ if [ ${#builds[@]} -gt 0 ]; then
   failed=0
   for i in "${!builds[@]}"; do
     if wait "${pids[$i]}"; then
-      grep -E '^(cross-[a-z0-9]*: (building|/.*wasi-hw )|build-payload: )' "$logs/$i.log" || true
+      grep -E '^(cross(-[a-z0-9]*)?: (building|/.*wasi-hw )|build-payload: )' "$logs/$i.log" || true
     else
       cat "$logs/$i.log"
       echo "FAILED: ${builds[$i]}" >&2

@@ -47,14 +47,15 @@ done
 [ -z "$arch" ] || [ ${#gateways[@]} -eq 1 ] || die "--arch names the package arch of one gateway"
 for g in "${gateways[@]}"; do cross_arch "$g" || exit 2; done
 
-[ "$build" -eq 0 ] || scripts/build-guests.sh
+if [ "$build" -eq 1 ]; then
+  scripts/build-guests.sh
+  # Every gateway in one cargo run (shared host tools, one job queue).
+  scripts/cross/build.sh "${gateways[@]}"
+fi
 
 # package GATEWAY OPKG_ARCH: one .ipk
 package() {
 local gateway=$1 arch=$2
-if [ "$build" -eq 1 ]; then
-  scripts/cross/build.sh "$gateway"
-fi
 cross_arch "$gateway"
 
 files="$root/packaging/openwrt/wasi-hw/files"

@@ -59,11 +59,11 @@ case "$machine" in
     ;;
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
-    # (which also builds bench-native for armv7)
-    scripts/armv7/cross.sh
+    # With bench-native: the CI payload has it (the benchmark smoke runs raspi2b).
+    scripts/armv7/cross.sh --with-bench-native
     cp target/armv7/wasi-hw "$out/wasi-hw"
     arm-linux-gnueabihf-strip -o "$out/bench-native" \
-      target/armv7-cross/armv7-unknown-linux-gnueabihf/release/bench-native
+      target/cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
     ;;
   raspi3b|malta)
@@ -74,7 +74,7 @@ case "$machine" in
     cross_arch "$arch"
     if [ $bench -eq 1 ]; then
       scripts/cross/build.sh "$arch" --with-bench-native
-      "$x_strip" -o "$out/bench-native" "target/$arch-cross/$x_triple/release/bench-native"
+      "$x_strip" -o "$out/bench-native" "target/cross/$x_triple/release/bench-native"
     else
       scripts/cross/build.sh "$arch"
     fi
