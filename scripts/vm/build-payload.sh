@@ -67,16 +67,16 @@ case "$machine" in
     suffix=.armv7.aot
     ;;
   raspi3b|malta)
-    # Static aarch64/mipsel binary and NAME.ARCH.aot; bench-native with --bench only (the
-    # CI payloads do without it).
+    # Static aarch64/mipsel binary and NAME.ARCH.aot; bench-native in the payload with
+    # --bench only (the CI payloads do without it). It is built either way: the same cargo
+    # run as test.sh's static stage (without it, other features of shared host tools would
+    # rebuild the arch from WAMR up).
     if [ "$machine" = raspi3b ]; then arch=aarch64; else arch=mipsel; fi
     . scripts/cross/arch.sh
     cross_arch "$arch"
+    scripts/cross/build.sh "$arch" --with-bench-native
     if [ $bench -eq 1 ]; then
-      scripts/cross/build.sh "$arch" --with-bench-native
       "$x_strip" -o "$out/bench-native" "target/cross/$x_triple/release/bench-native"
-    else
-      scripts/cross/build.sh "$arch"
     fi
     cp "target/$arch/wasi-hw" "$out/wasi-hw"
     suffix=.$arch.aot
