@@ -98,6 +98,15 @@ pub(crate) fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Resu
         } else {
             "static".into()
         };
+        if label.contains("static (scripts/cross/build.sh") {
+            let mib = size as f64 / (1024.0 * 1024.0);
+            rep.target(
+                &format!("stripped static runtime ≤ 2 MiB on {arch} (issue 17; goal 1.2 MiB)"),
+                format!("{} MiB", num(mib)),
+                mib <= 2.0,
+                || format!("over by {} MiB", num(mib - 2.0)),
+            );
+        }
         t.row(vec![label.into(), arch.into(), bytes(size), libs]);
     }
     let mut text = t.to_markdown();
@@ -117,6 +126,15 @@ pub(crate) fn footprint(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Resu
         ("temp-sensor.cwasm (wasmtime)", p.guest_cwasm("temp-sensor")),
     ] {
         if let Ok(md) = std::fs::metadata(&path) {
+            if name == "temp-sensor.aot (x86_64)" {
+                let kb = md.len() as f64 / 1000.0;
+                rep.target(
+                    "temp-sensor `.aot` ≤ 100 KB (x86_64; issue 13)",
+                    format!("{} KB", num(kb)),
+                    kb <= 100.0,
+                    || format!("over by {} KB", num(kb - 100.0)),
+                );
+            }
             m.row(vec![name.into(), bytes(md.len())]);
         }
     }

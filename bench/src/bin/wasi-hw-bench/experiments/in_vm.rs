@@ -88,6 +88,17 @@ pub(crate) fn in_vm(o: &Opts, rep: &mut Report) -> Result<()> {
         let native = find(&s.machine, &s.experiment, "native");
         let r = native.and_then(|n| ratio(s.value.median, n.value.median));
         if s.experiment == "cold-start" {
+            if s.machine == "raspi2b" && s.variant == "aot" {
+                if let Some(rss) = s.rss_kib {
+                    let mib = rss.median / 1024.0;
+                    rep.target(
+                        "peak RSS of a cold sensor run ≤ 1.5 MiB on armv7 (raspi2b VM, AOT; issue 13)",
+                        format!("{} MiB", num(mib)),
+                        mib <= 1.5,
+                        || format!("over by {} MiB", num(mib - 1.5)),
+                    );
+                }
+            }
             cold.row(vec![
                 machine(&s.machine),
                 device(&s.machine).into(),
@@ -104,6 +115,15 @@ pub(crate) fn in_vm(o: &Opts, rep: &mut Report) -> Result<()> {
                 "storage-read" => "MiB/s, READ(10) of 64 KiB",
                 other => other,
             };
+            if s.machine == "x86_64" && s.experiment == "storage-read" {
+                let pct = r.unwrap_or(0.0) * 100.0;
+                rep.target(
+                    "USB bulk READ(10) 64 KiB ≥ 98 % of native in the VM (real usbfs; issue 13)",
+                    format!("{} %", num(pct)),
+                    pct >= 98.0,
+                    || format!("short by {} points", num(98.0 - pct)),
+                );
+            }
             let added = match (s.per_op_us, native.per_op_us) {
                 (Some(a), Some(n)) => num(a.median - n.median),
                 _ => "–".into(),

@@ -85,10 +85,10 @@ pub(crate) fn usb(o: &Opts, runner: &mut Runner, rep: &mut Report) -> Result<()>
         if mode == "usb-stream" && size == "65536" {
             let pct = r.unwrap_or(0.0) * 100.0;
             rep.target(
-                "USB bulk throughput ≥ 98 % of native (simulated device, 64 KiB chunks)",
+                "USB bulk throughput ≥ 90 % of native (simulated device, 64 KiB chunks; issue 13)",
                 format!("{} %", num(pct)),
-                pct >= 98.0,
-                || format!("short by {} points", num(98.0 - pct)),
+                pct >= 90.0,
+                || format!("short by {} points", num(90.0 - pct)),
             );
         }
     }
