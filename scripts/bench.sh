@@ -85,7 +85,7 @@ if [ "$vm" -eq 1 ]; then
   machines=(x86_64)
   [ "$armv7" -eq 1 ] && machines+=(raspi2b)
   # The footprint of the other gateway arches, measured in their VMs (not in CI's smoke
-  # run: two more cross builds of bench-native and two more boots).
+  # run: two more boots).
   [ "$smoke" -eq 1 ] || machines+=(raspi3b malta)
   mkdir -p target/bench/vm
   if [ "$smoke" -eq 1 ]; then

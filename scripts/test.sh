@@ -55,11 +55,7 @@ wanted arches && arches+=(aarch64)
 { wanted arches || wanted vm; } && arches+=(mipsel)
 builds=()
 if [ ${#arches[@]} -gt 0 ]; then
-  # bench-native: the benchmark smoke's in-VM run on raspi2b (armv7); the VM stage's
-  # payload builds ask for it on every arch, and the same request keeps them up to date.
-  bench_native=""
-  wanted vm && bench_native=--with-bench-native
-  builds+=("scripts/cross/build.sh ${arches[*]} $bench_native")
+  builds+=("scripts/cross/build.sh ${arches[*]}")
 fi
 wanted vm && builds+=("scripts/vm/build-payload.sh x86_64 --no-guests")
 if [ ${#builds[@]} -gt 0 ]; then

@@ -4,10 +4,10 @@
 #
 #   scripts/cross/build.sh ARCH...            static, stripped target/ARCH/wasi-hw (runtime
 #                                             only, no LLVM) + target/guests/NAME.ARCH.aot
-#                                             for every target/guests/NAME.wasm, for each ARCH
-#   scripts/cross/build.sh ARCH... --with-bench-native
-#                                             also the static native baseline of the
-#                                             in-VM benchmarks (target/cross/TRIPLE/release)
+#                                             for every target/guests/NAME.wasm, for each
+#                                             ARCH; also the static native baseline of the
+#                                             in-VM benchmarks (target/cross/TRIPLE/release/
+#                                             bench-native)
 #   scripts/cross/build.sh ARCH cargo ARGS..  any cargo command with the ARCH cross
 #                                             environment, e.g. `cargo test -p
 #                                             wasi-hw-engine` (test binaries run under qemu)
@@ -46,7 +46,7 @@ while [ $# -gt 0 ] && [[ "$1" != -* ]] && [ "$1" != cargo ]; do
   arches+=("$1")
   shift
 done
-[ ${#arches[@]} -gt 0 ] || { echo "usage: $0 ARCH... [--with-bench-native] | ARCH cargo ARGS..." >&2; exit 2; }
+[ ${#arches[@]} -gt 0 ] || { echo "usage: $0 ARCH... | ARCH cargo ARGS..." >&2; exit 2; }
 [ ${#arches[@]} -eq 1 ] && me=cross-${arches[0]}
 
 # The cross environment goes only to the cargo commands below (xcargo), never to the
@@ -98,11 +98,6 @@ xcargo() {
   env "${cross_env[@]}" "$cargo_bin" "$sub" "${targets[@]}" "${build_std[@]}" "$@"
 }
 
-bench_native=0
-if [ "${1:-}" = --with-bench-native ]; then
-  bench_native=1
-  shift
-fi
 if [ "${1:-}" = cargo ]; then
   shift
   [ ${#arches[@]} -eq 1 ] || { echo "$0: cargo mode takes one ARCH" >&2; exit 2; }
@@ -110,12 +105,13 @@ if [ "${1:-}" = cargo ]; then
   xcargo "$@"
   exit
 fi
-[ $# -eq 0 ] || { echo "usage: $0 ARCH... [--with-bench-native] | ARCH cargo ARGS..." >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0 ARCH... | ARCH cargo ARGS..." >&2; exit 2; }
 
-# With the native bench baseline of the in-VM benchmarks: the same cargo run links both
-# binaries in parallel (each is one LTO codegen unit, so a link keeps one core busy).
-bins=(-p wasi-hw --bin wasi-hw)
-[ "$bench_native" -eq 1 ] && bins+=(-p wasi-hw-bench-native --bin bench-native)
+# Always with the native bench baseline of the in-VM benchmarks (~20 s more per arch): it
+# brings host tools whose features unify with bindgen's (memchr), so building it only
+# sometimes rebuilt each arch from WAMR up every time a caller switched. The same cargo run
+# links both binaries in parallel (each is one LTO codegen unit, a link keeps one core busy).
+bins=(-p wasi-hw --bin wasi-hw -p wasi-hw-bench-native --bin bench-native)
 echo "$me: building ${bins[*]} for ${arches[*]} (runtime only, static)"
 xcargo build --release --locked --no-default-features "${bins[@]}"
 for arch in "${arches[@]}"; do

@@ -60,21 +60,19 @@ case "$machine" in
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
     # With bench-native: the CI payload has it (the benchmark smoke runs raspi2b).
-    scripts/armv7/cross.sh --with-bench-native
+    scripts/armv7/cross.sh
     cp target/armv7/wasi-hw "$out/wasi-hw"
     arm-linux-gnueabihf-strip -o "$out/bench-native" \
       target/cross/armv7-unknown-linux-gnueabihf/release/bench-native
     suffix=.armv7.aot
     ;;
   raspi3b|malta)
-    # Static aarch64/mipsel binary and NAME.ARCH.aot; bench-native in the payload with
-    # --bench only (the CI payloads do without it). It is built either way: the same cargo
-    # run as test.sh's static stage (without it, other features of shared host tools would
-    # rebuild the arch from WAMR up).
+    # Static aarch64/mipsel binary and NAME.ARCH.aot; bench-native (always built by
+    # cross/build.sh) in the payload with --bench only: the CI payloads do without it.
     if [ "$machine" = raspi3b ]; then arch=aarch64; else arch=mipsel; fi
     . scripts/cross/arch.sh
     cross_arch "$arch"
-    scripts/cross/build.sh "$arch" --with-bench-native
+    scripts/cross/build.sh "$arch"
     if [ $bench -eq 1 ]; then
       "$x_strip" -o "$out/bench-native" "target/cross/$x_triple/release/bench-native"
     fi
