@@ -4,13 +4,17 @@
 # AOT-compiled guest drivers, always named NAME.aot inside the payload, the static native
 # baseline `bench-native` and temp-sensor.wasm (the in-VM benchmarks, tests/bench.sh).
 #
-#   scripts/vm/build-payload.sh x86_64|raspi2b|raspi3b|malta [--no-guests] [--bench]
+#   scripts/vm/build-payload.sh x86_64|raspi2b|raspi3b|malta [--no-guests] [--bench] [--prebuilt]
 #     x86_64   static x86_64 glibc binary (target/vm-static) + target/guests/NAME.aot
 #     raspi2b  static armv7 binary (scripts/armv7/cross.sh) + target/guests/NAME.armv7.aot
 #     raspi3b  static aarch64 binary (scripts/cross/build.sh aarch64) + NAME.aarch64.aot
 #     malta    static mipsel binary (scripts/cross/build.sh mipsel) + NAME.mipsel.aot
 #     --no-guests  do not run `scripts/build-guests.sh --no-aot` first (reuse target/guests/*.wasm)
 #     --bench      bench-native for raspi3b and malta too (x86_64 and raspi2b always have it)
+#     --prebuilt   no cargo run: take the static binaries and NAME.ARCH.aot an earlier build
+#                  made (scripts/cross/build.sh ARCH..., or this script for x86_64); fails if
+#                  one is missing. CI builds every arch in one cargo run first: a one-arch
+#                  run resolves other features (mipsel) and would rebuild it from WAMR up.
 #
 # The .wasm guests come from scripts/build-guests.sh; every one is AOT-compiled here by the
 # host CLI (WASI_HW_HOST_BIN, default target/release/wasi-hw, built when missing). The static
@@ -23,13 +27,14 @@ cd "$repo"
 die_status=2
 . "$repo/scripts/lib.sh"
 
-[ $# -ge 1 ] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 machine=$1; shift
-guests=1 bench=0
+guests=1 bench=0 prebuilt=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-guests) guests=0; shift ;;
     --bench) bench=1; shift ;;
+    --prebuilt) prebuilt=1; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -44,15 +49,23 @@ host_cli=${WASI_HW_HOST_BIN:-$repo/target/release/wasi-hw}
 # armv7/cross.sh compiles the armv7 drivers with the same CLI.
 export WASI_HW_HOST_BIN=$host_cli
 
+# --prebuilt: each binary the payload takes must exist already.
+built() {
+  [ $prebuilt -eq 0 ] || [ -f "$1" ] || die "--prebuilt: $1 is missing (build it first: $2)"
+}
+
 rm -rf "$out"
 mkdir -p "$out"
 case "$machine" in
   x86_64)
     # Static so the busybox initramfs needs no loader or libc; runtime only (no LLVM).
-    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --locked \
-      --no-default-features --bin wasi-hw --bin bench-native -p wasi-hw -p wasi-hw-bench-native \
-      --target x86_64-unknown-linux-gnu --target-dir target/vm-static
+    if [ $prebuilt -eq 0 ]; then
+      RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --locked \
+        --no-default-features --bin wasi-hw --bin bench-native -p wasi-hw -p wasi-hw-bench-native \
+        --target x86_64-unknown-linux-gnu --target-dir target/vm-static
+    fi
     for bin in wasi-hw bench-native; do
+      built "target/vm-static/x86_64-unknown-linux-gnu/release/$bin" "$0 x86_64"
       strip -o "$out/$bin" "target/vm-static/x86_64-unknown-linux-gnu/release/$bin"
     done
     suffix=.aot
@@ -60,7 +73,9 @@ case "$machine" in
   raspi2b)
     # Static armv7 binary (target/armv7/wasi-hw) and NAME.armv7.aot for every guest .wasm.
     # With bench-native: the CI payload has it (the benchmark smoke runs raspi2b).
-    scripts/armv7/cross.sh
+    [ $prebuilt -eq 1 ] || scripts/armv7/cross.sh
+    built target/armv7/wasi-hw "scripts/cross/build.sh armv7"
+    built target/cross/armv7-unknown-linux-gnueabihf/release/bench-native "scripts/cross/build.sh armv7"
     cp target/armv7/wasi-hw "$out/wasi-hw"
     arm-linux-gnueabihf-strip -o "$out/bench-native" \
       target/cross/armv7-unknown-linux-gnueabihf/release/bench-native
@@ -72,8 +87,10 @@ case "$machine" in
     if [ "$machine" = raspi3b ]; then arch=aarch64; else arch=mipsel; fi
     . scripts/cross/arch.sh
     cross_arch "$arch"
-    scripts/cross/build.sh "$arch"
+    [ $prebuilt -eq 1 ] || scripts/cross/build.sh "$arch"
+    built "target/$arch/wasi-hw" "scripts/cross/build.sh $arch"
     if [ $bench -eq 1 ]; then
+      built "target/cross/$x_triple/release/bench-native" "scripts/cross/build.sh $arch"
       "$x_strip" -o "$out/bench-native" "target/cross/$x_triple/release/bench-native"
     fi
     cp "target/$arch/wasi-hw" "$out/wasi-hw"
