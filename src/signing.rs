@@ -24,14 +24,32 @@ pub struct TrustArgs {
     /// Require a trusted signature for a .wasm too (an .aot always needs one).
     #[arg(long)]
     pub require_signature: bool,
+    /// Where verified modules are remembered, so that a later start of the same unchanged
+    /// file (same inode, size, mtime and ctime, same XXH3 of its bytes, same signature and
+    /// key) skips the SHA-512 of the signature check. Only for files nobody but root or
+    /// this user can change. Default: /var/cache/wasi-hw/verified for root, else
+    /// $XDG_CACHE_HOME/wasi-hw/verified (or ~/.cache/...).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_verify_cache")]
+    pub verify_cache: Option<PathBuf>,
+    /// Check every signature in full, remembering nothing.
+    #[arg(long)]
+    pub no_verify_cache: bool,
 }
 
 impl TrustArgs {
     pub fn policy(&self) -> Policy {
+        let cache_dir = if self.no_verify_cache {
+            None
+        } else {
+            self.verify_cache
+                .clone()
+                .or_else(wasi_hw_trust::default_cache_dir)
+        };
         Policy {
             keys_dir: self.keys_dir.clone(),
             allow_unsigned: self.allow_unsigned,
             require_signed_wasm: self.require_signature,
+            cache_dir,
         }
     }
 }

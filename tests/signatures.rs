@@ -249,6 +249,84 @@ fn a_signed_aot_runs_and_every_refusal_is_one_line() {
     refused(&t.run(&t.aot, &[]), &["broken.pub"]);
 }
 
+/// A directory whose every ancestor only root or this user can change (the home
+/// directory's cache, usually; /tmp never is): only there is a verification remembered.
+fn owner_only_base() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata(tempfile::tempdir().unwrap().path())
+        .unwrap()
+        .uid();
+    let home = PathBuf::from(std::env::var_os("HOME")?).join(".cache");
+    std::fs::create_dir_all(&home).ok()?;
+    let only_us = |d: &Path| {
+        std::fs::metadata(d).is_ok_and(|m| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0)
+    };
+    let full = home.canonicalize().ok()?;
+    full.ancestors().all(only_us).then_some(full)
+}
+
+#[test]
+fn a_verified_aot_is_remembered_until_its_file_changes() {
+    let t = setup();
+    let Some(base) = owner_only_base() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no directory only root or this user can change ($HOME/.cache)"
+        );
+        eprintln!("no directory only root or this user can change: cache not tested");
+        return;
+    };
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let aot = dir.path().join("hello.aot");
+    std::fs::copy(&t.aot, &aot).unwrap();
+    let secret = t.keygen("dev", true);
+    t.sign(&secret, &aot);
+    let cache = dir.path().join("cache");
+    let cached = ["--verify-cache", s(&cache)];
+    let run = |cache_opts: &[&str]| {
+        let args = [&["run", "--keys", s(&t.keys)], cache_opts, &[s(&aot)]].concat();
+        let out = Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
+            .args(args)
+            .env("RUST_LOG", "wasi_hw_trust=debug")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let entries = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    const REMEMBERED: &str = "verified earlier, unchanged since";
+
+    // Written just now: verified in full and not remembered (a second write within the
+    // same timestamp tick would not move the ctime).
+    let err = run(&cached);
+    assert!(!err.contains(REMEMBERED) && entries() == 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let err = run(&cached);
+    assert!(!err.contains(REMEMBERED) && entries() == 1, "{err}");
+    assert!(run(&cached).contains(REMEMBERED));
+    let no_cache = run(&["--no-verify-cache"]);
+    assert!(!no_cache.contains(REMEMBERED), "{no_cache}");
+
+    // Rewritten in place (same inode) with one byte changed: the ctime moved, so it is
+    // checked in full and refused.
+    let mut bytes = std::fs::read(&aot).unwrap();
+    let n = bytes.len() - 100;
+    bytes[n] ^= 1;
+    std::fs::write(&aot, &bytes).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wasi-hw"))
+        .args([
+            "run",
+            "--keys",
+            s(&t.keys),
+            "--verify-cache",
+            s(&cache),
+            s(&aot),
+        ])
+        .output()
+        .unwrap();
+    refused(&o, &["bad signature"]);
+}
+
 #[test]
 fn a_wasm_needs_a_signature_only_when_required() {
     let t = setup();

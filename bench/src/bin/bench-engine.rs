@@ -81,8 +81,11 @@ fn run(start: Instant) -> Result<i32> {
     let engine = Engine::new()?;
     let t1 = Instant::now();
     // As the CLI: read once (kind and .aot target checked, signature verified against the
-    // default keys directory), only the tables it imports.
-    let policy = wasi_hw_trust::Policy::default();
+    // default keys directory, remembered in the default cache), only the tables it imports.
+    let policy = wasi_hw_trust::Policy {
+        cache_dir: wasi_hw_trust::default_cache_dir(),
+        ..Default::default()
+    };
     let file = wasi_hw_wiring::read_module_trusted(std::path::Path::new(&path), &policy)?;
     let t2 = Instant::now();
     wasi_hw_wiring::register_for(&engine, &file)?;

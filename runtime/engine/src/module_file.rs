@@ -19,6 +19,8 @@ use crate::module::{AotInfo, ModuleKind};
 pub struct ModuleFile {
     kind: ModuleKind,
     bytes: Bytes,
+    /// The file's `fstat`, when only root or this user can change it (see `open`).
+    owner_only: Option<std::fs::Metadata>,
 }
 
 impl ModuleFile {
@@ -28,6 +30,7 @@ impl ModuleFile {
         Ok(ModuleFile {
             kind,
             bytes: Bytes::Heap(bytes),
+            owner_only: None,
         })
     }
 
@@ -42,19 +45,29 @@ impl ModuleFile {
         let is_aot = meta.is_file()
             && file.read_exact_at(&mut magic, 0).is_ok()
             && ModuleKind::detect(&magic) == Some(ModuleKind::Aot);
-        if is_aot && u32::try_from(meta.len()).is_ok() && only_trusted_users_can_change(path, &meta)
-        {
+        let owner_only = meta.is_file() && only_trusted_users_can_change(path, &meta);
+        if is_aot && owner_only && u32::try_from(meta.len()).is_ok() {
             if let Some(mapping) = Mapping::new(&file, meta.len() as usize) {
                 log::debug!("mapped {} ({} bytes)", path.display(), meta.len());
                 return Ok(ModuleFile {
                     kind: ModuleKind::Aot,
                     bytes: Bytes::Mapped(mapping),
+                    owner_only: Some(meta),
                 });
             }
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         (&file).read_to_end(&mut bytes).map_err(read_error)?;
-        ModuleFile::new(bytes)
+        let mut module = ModuleFile::new(bytes)?;
+        module.owner_only = owner_only.then_some(meta);
+        Ok(module)
+    }
+
+    /// The `fstat` of the file the bytes came from, if nobody but root or this process's
+    /// user can change that file or a directory above it (what the signature check may
+    /// cache on, see `wasi_hw_trust::FileStamp`).
+    pub fn owner_only_metadata(&self) -> Option<&std::fs::Metadata> {
+        self.owner_only.as_ref()
     }
 
     pub fn kind(&self) -> ModuleKind {
@@ -249,17 +262,24 @@ mod tests {
         assert_eq!(f.kind(), ModuleKind::Aot);
         assert_eq!(f.bytes(), TINY_AOT);
         assert!(f.is_mapped());
+        let ino = |m: Option<&std::fs::Metadata>| m.map(|m| m.ino());
+        let aot_ino = std::fs::metadata(&aot).unwrap().ino();
+        assert_eq!(ino(f.owner_only_metadata()), Some(aot_ino));
         let w = ModuleFile::open(&wasm).unwrap();
         assert_eq!(w.kind(), ModuleKind::Wasm);
         assert!(!w.is_mapped());
+        // Read, but still a file only we can change (the signature check may cache it).
+        assert!(w.owner_only_metadata().is_some());
 
         // A file others may write is read, even in a trusted place.
         std::fs::set_permissions(&aot, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(!ModuleFile::open(&aot).unwrap().is_mapped());
+        let f = ModuleFile::open(&aot).unwrap();
+        assert!(!f.is_mapped() && f.owner_only_metadata().is_none());
         std::fs::set_permissions(&aot, std::fs::Permissions::from_mode(0o644)).unwrap();
         // So is one below a directory others may write.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(!ModuleFile::open(&aot).unwrap().is_mapped());
+        let f = ModuleFile::open(&aot).unwrap();
+        assert!(!f.is_mapped() && f.owner_only_metadata().is_none());
         assert_eq!(ModuleFile::open(&aot).unwrap().into_bytes(), TINY_AOT);
 
         assert!(matches!(

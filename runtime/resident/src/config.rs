@@ -71,6 +71,8 @@ impl HostConfig {
             keys_dir: self.keys.clone(),
             allow_unsigned: self.allow_unsigned,
             require_signed_wasm: self.require_signed_wasm,
+            // Each module is verified once per load of a long-running host.
+            cache_dir: None,
         }
     }
 }

@@ -9,12 +9,14 @@
 //! or signature file is not signed ("untrusted comment"): it is only ever used as a hint in
 //! error messages (which file a signature says it was made for), never to accept a file.
 
+mod cache;
 mod error;
 mod files;
 mod keyring;
 mod keys;
 mod policy;
 
+pub use cache::{default_cache_dir, FileStamp};
 pub use error::Error;
 pub use files::{
     read_public_key, read_secret_key, read_signature, sign_file, signature_path, write_key_pair,

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cache::{FileStamp, VerifiedCache};
 use crate::error::Error;
 use crate::files::{read_signature, signature_path};
 use crate::keyring::Keyring;
@@ -16,12 +17,15 @@ pub(crate) const SIGNED_BY: &str = "signed by key ";
 
 /// The load policy: an `.aot` is native code and must be signed by a trusted key unless
 /// `allow_unsigned` (a development setting); a `.wasm` is checked by the loader and runs
-/// sandboxed, so its signature is required only when `require_signed_wasm`.
+/// sandboxed, so its signature is required only when `require_signed_wasm`. With a
+/// `cache_dir`, a verification is remembered for files only root or this user can change
+/// (see [`Policy::check_file`] and the cache's docs).
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub keys_dir: PathBuf,
     pub allow_unsigned: bool,
     pub require_signed_wasm: bool,
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for Policy {
@@ -30,6 +34,7 @@ impl Default for Policy {
             keys_dir: PathBuf::from(DEFAULT_KEYS_DIR),
             allow_unsigned: false,
             require_signed_wasm: false,
+            cache_dir: None,
         }
     }
 }
@@ -55,6 +60,20 @@ impl Policy {
     /// Decides whether `module` (whose bytes, as they will be loaded, are `bytes`; `native`
     /// for an `.aot`) may be loaded, reading `module.sig` and the keys directory if needed.
     pub fn check(&self, module: &Path, bytes: &[u8], native: bool) -> Result<Verdict, Error> {
+        self.check_file(module, bytes, native, None)
+    }
+
+    /// [`Policy::check`], for a file whose `stamp` (from the `fstat` of the file `bytes`
+    /// were read from) the caller gives only if nobody but root or this user can change
+    /// it: then the policy's cache may remember the verification and skip the SHA-512 of a
+    /// later check of the same unchanged file.
+    pub fn check_file(
+        &self,
+        module: &Path,
+        bytes: &[u8],
+        native: bool,
+        stamp: Option<FileStamp>,
+    ) -> Result<Verdict, Error> {
         if self.allow_unsigned {
             if native {
                 log::warn!(
@@ -70,7 +89,10 @@ impl Policy {
             return Ok(Verdict::NotRequired);
         }
         let keyring = Keyring::load(&self.keys_dir)?;
-        verify_file(module, bytes, native, &keyring).map(Verdict::Verified)
+        let cache = stamp
+            .zip(self.cache_dir.as_deref())
+            .and_then(|(stamp, dir)| Some((stamp, VerifiedCache::open(dir)?)));
+        verify(module, bytes, native, &keyring, cache.as_ref()).map(Verdict::Verified)
     }
 }
 
@@ -81,6 +103,16 @@ pub fn verify_file(
     bytes: &[u8],
     native: bool,
     keyring: &Keyring,
+) -> Result<Verified, Error> {
+    verify(module, bytes, native, keyring, None)
+}
+
+fn verify(
+    module: &Path,
+    bytes: &[u8],
+    native: bool,
+    keyring: &Keyring,
+    cache: Option<&(FileStamp, VerifiedCache)>,
 ) -> Result<Verified, Error> {
     let sig_path = signature_path(module);
     if !sig_path.exists() {
@@ -99,6 +131,20 @@ pub fn verify_file(
             keys_dir_missing: keyring.dir_missing(),
         });
     };
+    let verified = Verified {
+        key: signature.number,
+        key_file: trusted.file.clone(),
+    };
+    if let Some((stamp, cache)) = cache {
+        if cache.holds(stamp, bytes, &signature, trusted) {
+            log::debug!(
+                "{}: verified earlier, unchanged since (key {})",
+                module.display(),
+                signature.number
+            );
+            return Ok(verified);
+        }
+    }
     if !trusted.key.verifies(bytes, &signature) {
         return Err(Error::BadSignature {
             module: module.to_path_buf(),
@@ -115,10 +161,10 @@ pub fn verify_file(
         signature.number,
         trusted.file.display()
     );
-    Ok(Verified {
-        key: signature.number,
-        key_file: trusted.file.clone(),
-    })
+    if let Some((stamp, cache)) = cache {
+        cache.record(stamp, bytes, &signature, trusted);
+    }
+    Ok(verified)
 }
 
 /// The file a `wasi-hw sign` comment ("NAME signed by key KEYNUM") names. signify's
@@ -188,6 +234,48 @@ mod tests {
         assert!(err
             .to_string()
             .contains("does not match the file's contents"));
+    }
+
+    #[test]
+    fn a_cached_verification_needs_the_same_bytes_signature_and_trusted_key() {
+        let f = Fixture::new();
+        let m = f.module("m.aot", b"\0aot code", true);
+        let cache = f.dir.path().join("cache");
+        let policy = Policy {
+            cache_dir: Some(cache.clone()),
+            ..f.policy()
+        };
+        let stamp = || Some(FileStamp::of(&std::fs::metadata(&m).unwrap()).aged(60));
+        let entries = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+        // Without a stamp (a file others could change) nothing is remembered.
+        assert!(policy.check_file(&m, b"\0aot code", true, None).is_ok());
+        assert_eq!(entries(), 0);
+        assert!(policy.check_file(&m, b"\0aot code", true, stamp()).is_ok());
+        assert_eq!(entries(), 1);
+        assert!(matches!(
+            policy.check_file(&m, b"\0aot code", true, stamp()),
+            Ok(Verdict::Verified(_))
+        ));
+        // The same stamp with other bytes (changed without a write): checked in full.
+        assert!(matches!(
+            policy.check_file(&m, b"\0aot codf", true, stamp()),
+            Err(Error::BadSignature { .. })
+        ));
+        // The key no longer trusted: refused although the entry is there.
+        let untrusting = Policy {
+            keys_dir: f.dir.path().join("no-keys"),
+            ..policy.clone()
+        };
+        assert!(matches!(
+            untrusting.check_file(&m, b"\0aot code", true, stamp()),
+            Err(Error::UnknownKey { .. })
+        ));
+        // The signature file gone: refused.
+        std::fs::remove_file(signature_path(&m)).unwrap();
+        assert!(matches!(
+            policy.check_file(&m, b"\0aot code", true, stamp()),
+            Err(Error::Unsigned { .. })
+        ));
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub fn displays(instance: &wasi_hw_engine::Instance) -> Vec<String> {
 /// everything that loads modules for others (`run`, the resident host).
 pub fn read_module_trusted(path: &Path, policy: &wasi_hw_trust::Policy) -> Result<ModuleFile> {
     let file = read_module(path)?;
-    policy.check(path, file.bytes(), file.kind() == ModuleKind::Aot)?;
+    let stamp = file.owner_only_metadata().map(wasi_hw_trust::FileStamp::of);
+    policy.check_file(path, file.bytes(), file.kind() == ModuleKind::Aot, stamp)?;
     Ok(file)
 }
 
