@@ -163,6 +163,13 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> anyhow::Result<Vec<u8>> {
         (None | Some(""), Some(f)) if !f.is_empty() => Some("generic"),
         _ => cpu,
     };
+    // WAMR's compiler loads the module with the interpreter's loader first.
+    if let Err(e) = wasi_hw_engine::check_wasm_sections(wasm) {
+        bail!(
+            "AOT compilation for {target} (cpu {}) failed: loading the wasm module failed: {e}",
+            cpu.filter(|c| !c.is_empty()).unwrap_or("generic")
+        );
+    }
     let arch = CString::new(target.wamr_arch()).expect("static string");
     let abi = optional_cstring("target ABI", target.abi())?;
     let cpu_c = optional_cstring("cpu", cpu)?;
@@ -363,6 +370,14 @@ mod tests {
             .to_string();
         assert!(err.contains("loading the wasm module failed:"), "{err}");
         assert!(err.contains("armv7"), "{err}");
+        // An export count far beyond the section's bytes: refused before WAMR allocates.
+        let mut huge = b"\0asm\x01\0\0\0".to_vec();
+        huge.extend_from_slice(&[7, 7, 0xfc, 0xf9, 0x92, 0x5f, 1, b'a', 0]);
+        let err = compile(&huge, &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("loading the wasm module failed: ") && err.contains("claims 199539964"),
+            "{err}"
+        );
         // Type error: i32.add on an i64.
         let bad = wasm(r#"(module (func (result i32) i64.const 1 i32.const 2 i32.add))"#);
         let err = compile(&bad, &opts).unwrap_err().to_string();

@@ -16,6 +16,7 @@ mod module;
 mod module_file;
 mod resource;
 mod target;
+mod wasm_sections;
 
 pub use caller::{Caller, Extensions};
 pub use engine::Engine;
@@ -32,6 +33,7 @@ pub use module::{
 pub use module_file::ModuleFile;
 pub use resource::{Resource, ResourceTable, TableError};
 pub use target::{Target, UnknownTarget};
+pub use wasm_sections::check_wasm_sections;
 
 /// Whether linear memory is protected by guard pages in this build (see wasi-hw-wamr-sys).
 pub const HW_BOUND_CHECK: bool = wasi_hw_wamr_sys::HW_BOUND_CHECK;

@@ -361,8 +361,9 @@ impl Module {
         // keeps pointing into a .wasm's bytes (function bodies), so those stay with the
         // module, boxed before the load (turning a Vec into a Box may move it).
         let freeable = kind == ModuleKind::Aot;
-        if kind == ModuleKind::Aot {
-            check_aot_sections(bytes.as_slice())?;
+        match kind {
+            ModuleKind::Aot => check_aot_sections(bytes.as_slice())?,
+            ModuleKind::Wasm => crate::check_wasm_sections(bytes.as_slice())?,
         }
         let mut bytes = match bytes {
             Bytes::Mapped(m) if freeable => Bytes::Mapped(m),
