@@ -24,6 +24,7 @@ trap summary EXIT
 stage "format and lints"
 cargo fmt --all -- --check
 (cd guests && cargo fmt --all -- --check)
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 stage "build runtime and guests"
@@ -46,6 +47,9 @@ scripts/mutate.py --smoke | tail -n 1
 
 stage "memory checks: guest suites under valgrind memcheck"
 scripts/memcheck.sh
+
+stage "fuzz smoke: wasm_bytes, wasm_smith, aot_header (20 s each)"
+scripts/fuzz.sh --smoke
 
 # The cross builds (one cargo run for every gateway arch) and the VM stage's static x86_64
 # build side by side: each ends in one-core LTO links, which the other's compilation fills.

@@ -1,0 +1,115 @@
+//! What the fuzz targets share: one WAMR runtime per process, and loading, instantiating
+//! and (for modules known to terminate) running a module with every failure an error.
+
+use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
+
+use wasi_hw_engine::{Engine, Instance, InstanceConfig, Module, Val};
+
+/// Linear memory cap for fuzzed modules (16 MiB): a module may ask for 4 GiB.
+const MAX_MEMORY_PAGES: u32 = 256;
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new().expect("WAMR initialises"))
+}
+
+fn dev_null() -> i32 {
+    static NULL: OnceLock<std::fs::File> = OnceLock::new();
+    NULL.get_or_init(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .expect("/dev/null")
+    })
+    .as_raw_fd()
+}
+
+/// Loads `wasm` for the interpreter and instantiates it (which runs its start function);
+/// with `run`, also calls every exported function with zero arguments of its type. Every
+/// outcome but a crash or a hang is fine: errors and traps are what bad input should get.
+pub fn load_and_instantiate(wasm: &[u8], run: bool) {
+    let Ok(module) = Module::new(engine(), wasm.to_vec()) else {
+        return;
+    };
+    let mut config = InstanceConfig {
+        max_memory_pages: MAX_MEMORY_PAGES,
+        ..Default::default()
+    };
+    config.wasi.stdio = [None, Some(dev_null()), Some(dev_null())];
+    let Ok(mut instance) = Instance::new(&module, &config) else {
+        return;
+    };
+    if run {
+        for (name, params) in exported_funcs(wasm) {
+            // A trap leaves the instance unusable for further calls in WAMR: stop there.
+            if instance.call(&name, &params).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Each exported function's name with zero arguments of its parameter types (only for
+/// modules whose types wasmparser reads; others export nothing to call).
+fn exported_funcs(wasm: &[u8]) -> Vec<(String, Vec<Val>)> {
+    use wasmparser::{Payload, TypeRef, ValType};
+    let mut types: Vec<Option<Vec<ValType>>> = Vec::new();
+    let mut funcs: Vec<u32> = Vec::new();
+    let mut exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else {
+            return Vec::new();
+        };
+        match payload {
+            Payload::TypeSection(r) => {
+                for group in r.into_iter_err_on_gc_types() {
+                    let Ok(f) = group else { return Vec::new() };
+                    types.push(Some(f.params().to_vec()));
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let Ok(import) = import else {
+                        return Vec::new();
+                    };
+                    if let TypeRef::Func(t) = import.ty {
+                        funcs.push(t);
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    let Ok(t) = t else { return Vec::new() };
+                    funcs.push(t);
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let Ok(e) = e else { return Vec::new() };
+                    if e.kind == wasmparser::ExternalKind::Func {
+                        exports.push((e.name.to_string(), e.index));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    exports
+        .into_iter()
+        .filter_map(|(name, index)| {
+            let params = types.get(*funcs.get(index as usize)? as usize)?.as_ref()?;
+            let zeros = params
+                .iter()
+                .map(|t| match t {
+                    ValType::I32 => Some(Val::I32(0)),
+                    ValType::I64 => Some(Val::I64(0)),
+                    ValType::F32 => Some(Val::F32(0.0)),
+                    ValType::F64 => Some(Val::F64(0.0)),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some((name, zeros))
+        })
+        .collect()
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds and runs the fuzz targets (fuzz/: libFuzzer through libfuzzer-sys, nightly Rust
+# with sanitizer coverage and AddressSanitizer for the Rust code; WAMR's C is built with
+# clang's coverage instrumentation, so the fuzzer sees the loader's branches too).
+#
+#   scripts/fuzz.sh [--seconds N] [TARGET...]   run each TARGET (default: all) for N
+#                                               seconds (default 300), from the committed
+#                                               seed corpus fuzz/corpus/TARGET plus what
+#                                               earlier runs found (target/fuzz/corpus)
+#   scripts/fuzz.sh --smoke                     CI: every target for 20 s
+#
+# Targets: wasm_bytes (raw bytes as a .wasm: load + instantiate), wasm_smith (valid
+# modules from wasm-smith, fuel-bounded: load, instantiate, call every export),
+# aot_header (the .aot header and section checks that run before WAMR). A crash, a leak
+# or a hang (-timeout=10 s per input) fails the run; the input is kept in
+# target/fuzz/artifacts/TARGET (reproduce: target/fuzz/bin/TARGET FILE). Every finding
+# gets a regression test. Needs the rustup nightly toolchain and clang (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+root=$PWD
+
+seconds=300
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) seconds=20; shift ;;
+    --seconds) seconds=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $1" ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+all=(wasm_bytes wasm_smith aot_header)
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+need clang
+command -v rustup >/dev/null && rustup toolchain list | grep -q '^nightly' \
+  || die "the rustup nightly toolchain is missing (libFuzzer's instrumentation needs it)"
+
+# What cargo-fuzz passes, without needing cargo-fuzz: the target triple given explicitly so
+# that build scripts and proc macros are not instrumented.
+triple=x86_64-unknown-linux-gnu
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Zsanitizer=address \
+-Cdebug-assertions -Coverflow-checks"
+export CC_x86_64_unknown_linux_gnu=clang
+export CFLAGS_x86_64_unknown_linux_gnu="-fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp"
+target_dir=$root/target/fuzz/build
+log "building ${targets[*]} (nightly, libFuzzer, ASan)"
+cargo +nightly build --release --quiet --manifest-path fuzz/Cargo.toml --target "$triple" \
+  --target-dir "$target_dir" "${targets[@]/#/--bin=}"
+
+failed=()
+for t in "${targets[@]}"; do
+  corpus=$root/target/fuzz/corpus/$t
+  artifacts=$root/target/fuzz/artifacts/$t
+  mkdir -p "$corpus" "$artifacts"
+  mkdir -p "$root/target/fuzz/bin"
+  cp "$target_dir/$triple/release/$t" "$root/target/fuzz/bin/$t"
+  log "$t: ${seconds}s"
+  # The committed seeds are read, never written: new inputs go to target/fuzz/corpus.
+  # -close_fd_mask=1: WAMR logs every refusal on stdout.
+  if "$root/target/fuzz/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=1 \
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "fuzz/corpus/$t" \
+      > "$root/target/fuzz/$t.log" 2>&1; then
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$root/target/fuzz/$t.log" \
+      | tail -n 3 | sed "s/^/fuzz: $t: /" >&2
+  else
+    tail -n 40 "$root/target/fuzz/$t.log" >&2
+    log "$t: FAILED (input in $artifacts; log target/fuzz/$t.log)"
+    failed+=("$t")
+  fi
+done
+[ ${#failed[@]} -eq 0 ] || die "findings in: ${failed[*]}"
+log "no findings (${targets[*]}, ${seconds}s each)"
