@@ -61,10 +61,57 @@ struct ReallocFn(sys::wasm_function_inst_t);
 pub struct Caller<'a> {
     exec_env: sys::wasm_exec_env_t,
     inst: sys::wasm_module_inst_t,
+    /// Set instead of the WAMR handles for a caller over a [`PlainInstance`].
+    plain: Option<std::ptr::NonNull<PlainInstance>>,
     /// Linear memory (base, size) as last read. Only guest code can grow (and so move) it,
     /// so the cache is dropped whenever this Caller runs guest code (`realloc`).
     memory: std::cell::Cell<Option<(*mut u8, u64)>>,
     _marker: std::marker::PhantomData<&'a mut ()>,
+}
+
+/// An instance without WAMR: a plain byte vector as linear memory, host state, and a
+/// stand-in for the guest's `cabi_realloc`. For driving host functions directly
+/// ([`crate::HostModule::call`]) from tests and fuzz targets, with every guest pointer
+/// checked exactly as for a WAMR instance.
+pub struct PlainInstance {
+    pub memory: Vec<u8>,
+    pub extensions: Extensions,
+    /// What the guest's `cabi_realloc(0, 0, align, size)` returns; `None` is a trap in it.
+    #[allow(clippy::type_complexity)]
+    pub realloc: Box<dyn FnMut(u32, u32) -> Option<u32>>,
+}
+
+impl PlainInstance {
+    /// `pages` of zeroed memory, no host state, and a bump allocator from the middle of
+    /// memory upwards (`None` when it is full).
+    pub fn new(pages: u32) -> PlainInstance {
+        let size = pages as usize * 65536;
+        let mut next = (size / 2) as u64;
+        PlainInstance {
+            memory: vec![0; size],
+            extensions: Extensions::default(),
+            realloc: Box::new(move |align, len| {
+                let align = u64::from(align.max(1));
+                let start = next.div_ceil(align) * align;
+                let end = start + u64::from(len);
+                (end <= size as u64).then(|| {
+                    next = end;
+                    start as u32
+                })
+            }),
+        }
+    }
+
+    /// A caller over this instance for one host call.
+    pub fn caller(&mut self) -> Caller<'_> {
+        Caller {
+            exec_env: std::ptr::null_mut(),
+            inst: std::ptr::null_mut(),
+            plain: Some(std::ptr::NonNull::from(self)),
+            memory: std::cell::Cell::new(None),
+            _marker: std::marker::PhantomData,
+        }
+    }
 }
 
 /// Raises `msg` as the current wasm exception of the instance behind `exec_env`.
@@ -84,9 +131,17 @@ impl Caller<'_> {
         Caller {
             exec_env,
             inst,
+            plain: None,
             memory: std::cell::Cell::new(None),
             _marker: std::marker::PhantomData,
         }
+    }
+
+    /// The plain instance behind this caller, if it is one.
+    fn plain(&mut self) -> Option<&mut PlainInstance> {
+        // SAFETY: the pointer comes from the `&mut PlainInstance` that `PlainInstance::caller`
+        // borrowed for this Caller's lifetime; the &mut is tied to `&mut self`.
+        self.plain.map(|mut p| unsafe { p.as_mut() })
     }
 
     /// The instance's host state of type `T`, if the embedder installed one.
@@ -120,6 +175,9 @@ impl Caller<'_> {
     }
 
     fn extensions(&mut self) -> Option<&mut Extensions> {
+        if self.plain.is_some() {
+            return self.plain().map(|p| &mut p.extensions);
+        }
         // SAFETY: user data is either null or the `Extensions` box owned by the Instance,
         // which outlives every call into it; the &mut is tied to `&mut self`.
         let ext = unsafe { sys::wasm_runtime_get_user_data(self.exec_env) as *mut Extensions };
@@ -135,6 +193,13 @@ impl Caller<'_> {
     /// code (e.g. `cabi_realloc`) may grow and move it.
     fn memory(&self) -> (*mut u8, u64) {
         if let Some(m) = self.memory.get() {
+            return m;
+        }
+        if let Some(mut p) = self.plain {
+            // SAFETY: as in `plain` (a shared use: only the base pointer and length are read).
+            let memory = unsafe { &mut p.as_mut().memory };
+            let m = (memory.as_mut_ptr(), memory.len() as u64);
+            self.memory.set(Some(m));
             return m;
         }
         // SAFETY: `inst` is live for the duration of the native call.
@@ -211,6 +276,11 @@ impl Caller<'_> {
 
     /// The raw `cabi_realloc` call behind [`Caller::realloc`].
     pub(crate) fn call_guest_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
+        if let Some(plain) = self.plain() {
+            let ptr = (plain.realloc)(align, size);
+            self.memory.set(None);
+            return ptr.ok_or_else(|| Trap::new(format!("cabi_realloc({size}) failed")));
+        }
         let func = self.realloc_fn()?;
         let mut argv = [0u32, 0, align, size];
         // SAFETY: cabi_realloc's signature is (i32 i32 i32 i32) -> i32 (checked when it was
@@ -287,6 +357,57 @@ impl Caller<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_instance_checks_pointers_and_allocates_like_a_guest() {
+        let module = crate::HostModule::new("test:plain/mem")
+            .func_wrap(
+                "copy",
+                |c: &mut Caller<'_>, from: u32, len: u32| -> Result<u32, Trap> {
+                    let bytes = c.read(from, len)?;
+                    let to = c.realloc(1, len)?;
+                    c.write(to, &bytes)?;
+                    Ok(to)
+                },
+            )
+            .func_wrap("count", |c: &mut Caller<'_>| -> Result<u32, Trap> {
+                let n = c.data::<u32>().ok_or_else(|| Trap::new("no state"))?;
+                *n += 1;
+                Ok(*n)
+            });
+        let mut plain = PlainInstance::new(1);
+        plain.memory[..3].copy_from_slice(b"abc");
+        plain.extensions.insert(41u32);
+        let to = module
+            .call("copy", &mut plain.caller(), &[0, 3])
+            .unwrap()
+            .unwrap();
+        assert_eq!(to, 32768, "the bump allocator starts mid-memory");
+        assert_eq!(&plain.memory[32768..32771], b"abc");
+        assert_eq!(
+            module.call("count", &mut plain.caller(), &[]).unwrap(),
+            Some(42)
+        );
+        // Out of bounds: a trap, nothing read.
+        let err = module
+            .call("copy", &mut plain.caller(), &[65535, 2])
+            .unwrap_err();
+        assert!(err.message().contains("out of bounds"), "{err:?}");
+        // A guest allocator that answers with a wild pointer: the write is refused.
+        plain.realloc = Box::new(|_, _| Some(u32::MAX - 1));
+        assert!(module.call("copy", &mut plain.caller(), &[0, 3]).is_err());
+        plain.realloc = Box::new(|_, _| None);
+        let err = module
+            .call("copy", &mut plain.caller(), &[0, 3])
+            .unwrap_err();
+        assert!(err.message().contains("cabi_realloc(3) failed"), "{err:?}");
+        assert!(module.call("copy", &mut plain.caller(), &[0]).is_err());
+        assert!(module.call("nope", &mut plain.caller(), &[]).is_err());
+        assert_eq!(
+            module.arities().collect::<Vec<_>>(),
+            [("copy", 2), ("count", 0)]
+        );
+    }
 
     #[test]
     fn extensions_hold_one_value_per_type() {

@@ -244,6 +244,37 @@ impl HostModule {
             .map(|(n, sig, _)| (n.as_str(), sig.as_str()))
     }
 
+    /// Calls function `name` directly with raw argument slots, as WAMR would, on a caller
+    /// of the embedder's choosing (a [`crate::PlainInstance`]: tests and fuzzing without
+    /// WAMR). Returns the result slot, if the function has one. Unlike a call from wasm, a
+    /// panic is not caught: a fuzzer reports it.
+    pub fn call(
+        &self,
+        name: &str,
+        caller: &mut Caller<'_>,
+        args: &[u64],
+    ) -> Result<Option<u64>, Trap> {
+        let Some((_, _, entry)) = self.funcs.iter().find(|(n, _, _)| n == name) else {
+            return Err(Trap::new(format!("{}: no function {name}", self.name)));
+        };
+        if args.len() != entry.n_params {
+            return Err(Trap::new(format!(
+                "{}: {} arguments, not {}",
+                entry.name,
+                entry.n_params,
+                args.len()
+            )));
+        }
+        let mut results = [0u64; 1];
+        (entry.func)(caller, args, &mut results[..entry.n_results])?;
+        Ok((entry.n_results == 1).then_some(results[0]))
+    }
+
+    /// Each function's name and parameter count, in the order they were added.
+    pub fn arities(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.funcs.iter().map(|(n, _, e)| (n.as_str(), e.n_params))
+    }
+
     fn push(
         mut self,
         name: &str,

@@ -18,7 +18,7 @@ mod resource;
 mod target;
 mod wasm_sections;
 
-pub use caller::{Caller, Extensions};
+pub use caller::{Caller, Extensions, PlainInstance};
 pub use engine::Engine;
 pub use error::{Error, Trap};
 pub use host::{HostFunc, HostModule, IntoHostFunc, ValType, WasmRet, WasmTy};
