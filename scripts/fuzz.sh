@@ -11,10 +11,10 @@
 #
 # Targets: wasm_bytes (raw bytes as a .wasm: load + instantiate), wasm_smith (valid
 # modules from wasm-smith, fuel-bounded: load, instantiate, call every export),
-# i2c_natives (sequences of WASI-I2C host calls with arbitrary arguments against an
-# arbitrary linear memory, without WAMR, on the simulated bus), aot_header (the .aot
-# header and section checks that run before WAMR). A crash, a leak
-# or a hang (-timeout=10 s per input) fails the run; the input is kept in
+# i2c_natives and usb_natives (sequences of WASI-I2C / WASI-USB host calls with arbitrary
+# arguments against an arbitrary linear memory, without WAMR, on the simulated bus and
+# devices), aot_header (the .aot header and section checks that run before WAMR). A
+# crash, a leak or a hang (-timeout=10 s per input) fails the run; the input is kept in
 # target/fuzz/artifacts/TARGET (reproduce: target/fuzz/bin/TARGET FILE). Every finding
 # gets a regression test. Needs the rustup nightly toolchain and clang (scripts/setup.sh).
 set -euo pipefail
@@ -28,12 +28,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) seconds=20; shift ;;
     --seconds) seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(wasm_bytes wasm_smith i2c_natives aot_header)
+all=(wasm_bytes wasm_smith i2c_natives usb_natives aot_header)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 need clang

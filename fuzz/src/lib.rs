@@ -113,3 +113,78 @@ fn exported_funcs(wasm: &[u8]) -> Vec<(String, Vec<Val>)> {
         })
         .collect()
 }
+
+/// The input of a natives target: initial linear memory, what the guest's `cabi_realloc`
+/// answers (then a bump allocator), and the host calls to make.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub struct NativeCalls {
+    memory: Vec<u8>,
+    reallocs: Vec<u32>,
+    calls: Vec<NativeCall>,
+}
+
+#[derive(Debug, arbitrary::Arbitrary)]
+struct NativeCall {
+    func: u8,
+    args: [u64; 12],
+}
+
+/// Linear memory of a natives target: one page; pointers are drawn to land in it often.
+const NATIVE_PAGES: u32 = 1;
+
+/// Every function of `modules` with its parameter count, made once per target.
+pub struct Natives {
+    modules: Vec<wasi_hw_engine::HostModule>,
+    funcs: Vec<(usize, String, usize)>,
+}
+
+impl Natives {
+    pub fn new(modules: Vec<wasi_hw_engine::HostModule>) -> Natives {
+        let funcs = modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.arities().map(move |(n, a)| (i, n.to_string(), a)))
+            .collect();
+        Natives { modules, funcs }
+    }
+
+    /// Runs up to 64 of the input's calls against `plain` (its memory overwritten by the
+    /// input's, its `cabi_realloc` answering from the input first). `adjust` may tame an
+    /// argument that would make a call sleep (it gets the function name and the slots).
+    pub fn drive(
+        &self,
+        mut plain: wasi_hw_engine::PlainInstance,
+        input: NativeCalls,
+        adjust: impl Fn(&str, &mut [u64]),
+    ) {
+        let n = input.memory.len().min(plain.memory.len());
+        plain.memory[..n].copy_from_slice(&input.memory[..n]);
+        let mut answers = input.reallocs.into_iter();
+        let mut bump = std::mem::replace(&mut plain.realloc, Box::new(|_, _| None));
+        plain.realloc = Box::new(move |align, size| match answers.next() {
+            Some(p) => Some(p),
+            None => bump(align, size),
+        });
+        for call in input.calls.iter().take(64) {
+            let (module, name, arity) = &self.funcs[call.func as usize % self.funcs.len()];
+            let mut args: Vec<u64> = call.args[..*arity].iter().map(|&a| slot(a)).collect();
+            adjust(name, &mut args);
+            let _ = self.modules[*module].call(name, &mut plain.caller(), &args);
+        }
+    }
+}
+
+/// A slot from the input: usually a small value (a handle, a discriminant, a length) or an
+/// address near linear memory, sometimes anything.
+fn slot(raw: u64) -> u64 {
+    match raw & 3 {
+        0 => (raw >> 2) % 16,
+        1 => (raw >> 2) % (u64::from(NATIVE_PAGES) * 65536 + 64),
+        _ => raw >> 2,
+    }
+}
+
+/// A fresh plain instance of the natives targets' size.
+pub fn plain_instance() -> wasi_hw_engine::PlainInstance {
+    wasi_hw_engine::PlainInstance::new(NATIVE_PAGES)
+}

@@ -102,6 +102,12 @@ impl PlainInstance {
         }
     }
 
+    /// The instance's stop handle: once requested, a host call that would block (a
+    /// delay, a USB wait) returns at once, as for a stopped guest.
+    pub fn interrupt(&self) -> crate::Interrupt {
+        self.extensions.interrupt.clone()
+    }
+
     /// A caller over this instance for one host call.
     pub fn caller(&mut self) -> Caller<'_> {
         Caller {
