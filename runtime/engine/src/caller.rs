@@ -143,11 +143,13 @@ impl Caller<'_> {
         }
     }
 
-    /// The plain instance behind this caller, if it is one.
-    fn plain(&mut self) -> Option<&mut PlainInstance> {
-        // SAFETY: the pointer comes from the `&mut PlainInstance` that `PlainInstance::caller`
-        // borrowed for this Caller's lifetime; the &mut is tied to `&mut self`.
-        self.plain.map(|mut p| unsafe { p.as_mut() })
+    /// The plain instance behind this caller, if it is one, as a raw pointer: each use
+    /// borrows one field only (memory, extensions, realloc), never the whole instance, so
+    /// that a base pointer taken from the memory stays valid across the other uses. It comes
+    /// from the `&mut PlainInstance` that `PlainInstance::caller` borrowed for this Caller's
+    /// lifetime, so it is live and not aliased outside the Caller.
+    fn plain(&self) -> Option<*mut PlainInstance> {
+        self.plain.map(std::ptr::NonNull::as_ptr)
     }
 
     /// The instance's host state of type `T`, if the embedder installed one.
@@ -181,8 +183,9 @@ impl Caller<'_> {
     }
 
     fn extensions(&mut self) -> Option<&mut Extensions> {
-        if self.plain.is_some() {
-            return self.plain().map(|p| &mut p.extensions);
+        if let Some(p) = self.plain() {
+            // SAFETY: see `plain`; the &mut (of this field only) is tied to `&mut self`.
+            return Some(unsafe { &mut (*p).extensions });
         }
         // SAFETY: user data is either null or the `Extensions` box owned by the Instance,
         // which outlives every call into it; the &mut is tied to `&mut self`.
@@ -201,10 +204,9 @@ impl Caller<'_> {
         if let Some(m) = self.memory.get() {
             return m;
         }
-        if let Some(mut p) = self.plain {
-            // SAFETY: as in `plain` (a shared use: only the base pointer and length are read).
-            let memory = unsafe { &mut p.as_mut().memory };
-            let m = (memory.as_mut_ptr(), memory.len() as u64);
+        if let Some(p) = self.plain() {
+            // SAFETY: see `plain`; only the memory field is borrowed, for this statement.
+            let m = unsafe { ((*p).memory.as_mut_ptr(), (*p).memory.len() as u64) };
             self.memory.set(Some(m));
             return m;
         }
@@ -282,8 +284,9 @@ impl Caller<'_> {
 
     /// The raw `cabi_realloc` call behind [`Caller::realloc`].
     pub(crate) fn call_guest_realloc(&mut self, align: u32, size: u32) -> Result<u32, Trap> {
-        if let Some(plain) = self.plain() {
-            let ptr = (plain.realloc)(align, size);
+        if let Some(p) = self.plain() {
+            // SAFETY: see `plain`; only the realloc field is borrowed, for this call.
+            let ptr = unsafe { ((*p).realloc)(align, size) };
             self.memory.set(None);
             return ptr.ok_or_else(|| Trap::new(format!("cabi_realloc({size}) failed")));
         }
