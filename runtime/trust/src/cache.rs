@@ -125,17 +125,10 @@ impl VerifiedCache {
             .join(format!("{:x}-{:x}.verified", stamp.dev, stamp.ino))
     }
 
-    /// Whether an entry says this exact file, with these bytes, was verified with this
-    /// signature by this key.
-    pub(crate) fn holds(
-        &self,
-        stamp: &FileStamp,
-        bytes: &[u8],
-        signature: &Signature,
-        key: &TrustedKey,
-    ) -> bool {
-        let expected = entry(stamp, bytes, signature, key);
-        let path = self.entry_path(stamp);
+    /// Whether the cache holds `expected`: this exact file, with these bytes, verified
+    /// with this signature by this key.
+    pub(crate) fn holds(&self, expected: &Entry) -> bool {
+        let path = self.entry_path(&expected.stamp);
         let Ok(mut file) = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
@@ -145,24 +138,19 @@ impl VerifiedCache {
         };
         let trusted = file
             .metadata()
-            .is_ok_and(|m| m.is_file() && owner_only(&m) && m.len() == expected.len() as u64);
+            .is_ok_and(|m| m.is_file() && owner_only(&m) && m.len() == expected.bytes.len() as u64);
         if !trusted {
             log::debug!("{}: not an entry this user trusts; ignored", path.display());
             return false;
         }
-        let mut stored = Vec::with_capacity(expected.len());
-        file.read_to_end(&mut stored).is_ok() && stored == expected
+        let mut stored = Vec::with_capacity(expected.bytes.len());
+        file.read_to_end(&mut stored).is_ok() && stored == expected.bytes
     }
 
     /// Records a successful verification (replacing an older entry for the file), unless
     /// the file changed too recently to be told apart from a next change.
-    pub(crate) fn record(
-        &self,
-        stamp: &FileStamp,
-        bytes: &[u8],
-        signature: &Signature,
-        key: &TrustedKey,
-    ) {
+    pub(crate) fn record(&self, entry: &Entry) {
+        let stamp = &entry.stamp;
         if !stamp.settled(SystemTime::now()) {
             log::debug!("module changed in the last {SETTLE:?}: verification not cached");
             return;
@@ -179,7 +167,7 @@ impl VerifiedCache {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .and_then(|mut f| f.write_all(&entry(stamp, bytes, signature, key)))
+            .and_then(|mut f| f.write_all(&entry.bytes))
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
@@ -194,21 +182,37 @@ fn owner_only(meta: &Metadata) -> bool {
     (meta.uid() == 0 || meta.uid() == euid) && meta.mode() & 0o022 == 0
 }
 
-/// The entry for a file: every field that must be unchanged, in a fixed layout.
-fn entry(stamp: &FileStamp, bytes: &[u8], signature: &Signature, key: &TrustedKey) -> Vec<u8> {
-    let mut e = Vec::with_capacity(200);
-    e.extend_from_slice(MAGIC);
-    for v in [stamp.dev, stamp.ino, stamp.size] {
-        e.extend_from_slice(&v.to_le_bytes());
+/// The entry for a file: every field that must be unchanged, in a fixed layout (built once
+/// per check, then compared with the stored one or written).
+pub(crate) struct Entry {
+    stamp: FileStamp,
+    bytes: Vec<u8>,
+}
+
+impl Entry {
+    pub(crate) fn new(
+        stamp: &FileStamp,
+        module: &[u8],
+        signature: &Signature,
+        key: &TrustedKey,
+    ) -> Entry {
+        let mut e = Vec::with_capacity(200);
+        e.extend_from_slice(MAGIC);
+        for v in [stamp.dev, stamp.ino, stamp.size] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [stamp.mtime.0, stamp.mtime.1, stamp.ctime.0, stamp.ctime.1] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        e.extend_from_slice(&(module.len() as u64).to_le_bytes());
+        e.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(module).to_le_bytes());
+        e.extend_from_slice(&key.key.to_bytes());
+        e.extend_from_slice(&signature.to_bytes());
+        Entry {
+            stamp: *stamp,
+            bytes: e,
+        }
     }
-    for v in [stamp.mtime.0, stamp.mtime.1, stamp.ctime.0, stamp.ctime.1] {
-        e.extend_from_slice(&v.to_le_bytes());
-    }
-    e.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    e.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes());
-    e.extend_from_slice(&key.key.to_bytes());
-    e.extend_from_slice(&signature.to_bytes());
-    e
 }
 
 #[cfg(test)]
@@ -250,14 +254,21 @@ mod tests {
     #[test]
     fn a_recorded_verification_holds_for_the_same_file_only() {
         let f = fixture();
-        assert!(!f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
-        f.cache.record(&f.stamp, BYTES, &f.signature, &f.key);
-        assert!(f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
+        f.cache
+            .record(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
 
         // A flipped bit without a write (same stamp): the XXH3 differs.
         let mut rotted = BYTES.to_vec();
         rotted[5] ^= 0x10;
-        assert!(!f.cache.holds(&f.stamp, &rotted, &f.signature, &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, &rotted, &f.signature, &f.key)));
         // A write (ctime moves), another inode, another size.
         for changed in [
             FileStamp {
@@ -273,39 +284,55 @@ mod tests {
                 ..f.stamp
             },
         ] {
-            assert!(!f.cache.holds(&changed, BYTES, &f.signature, &f.key));
+            assert!(!f
+                .cache
+                .holds(&Entry::new(&changed, BYTES, &f.signature, &f.key)));
         }
         // Another signature, or another key under the same number.
         let other = SecretKey::from_random([9; 32], [2; 8], [3; 16]);
-        assert!(!f.cache.holds(&f.stamp, BYTES, &other.sign(BYTES), &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &other.sign(BYTES), &f.key)));
         let replaced = TrustedKey {
             key: other.public_key(),
             ..f.key.clone()
         };
-        assert!(!f.cache.holds(&f.stamp, BYTES, &f.signature, &replaced));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &replaced)));
     }
 
     #[test]
     fn a_file_changed_just_now_is_not_recorded() {
         let mut f = fixture();
         f.stamp = f.stamp.aged(-60);
-        f.cache.record(&f.stamp, BYTES, &f.signature, &f.key);
-        assert!(!f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
+        f.cache
+            .record(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
         assert_eq!(std::fs::read_dir(&f.cache.dir).unwrap().count(), 0);
     }
 
     #[test]
     fn entries_and_directories_others_can_write_are_not_trusted() {
         let f = fixture();
-        f.cache.record(&f.stamp, BYTES, &f.signature, &f.key);
+        f.cache
+            .record(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key));
         let entry = f.cache.entry_path(&f.stamp);
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o622)).unwrap();
-        assert!(!f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
         // A truncated or garbled entry is a miss, not an error.
         std::fs::write(&entry, b"WHVC").unwrap();
-        assert!(!f.cache.holds(&f.stamp, BYTES, &f.signature, &f.key));
+        assert!(!f
+            .cache
+            .holds(&Entry::new(&f.stamp, BYTES, &f.signature, &f.key)));
 
         std::fs::set_permissions(&f.cache.dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(VerifiedCache::open(&f.cache.dir).is_none());

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{FileStamp, VerifiedCache};
+use crate::cache::{Entry, FileStamp, VerifiedCache};
 use crate::error::Error;
 use crate::files::{read_signature, signature_path};
 use crate::keyring::Keyring;
@@ -135,8 +135,9 @@ fn verify(
         key: signature.number,
         key_file: trusted.file.clone(),
     };
-    if let Some((stamp, cache)) = cache {
-        if cache.holds(stamp, bytes, &signature, trusted) {
+    let entry = cache.map(|(stamp, cache)| (cache, Entry::new(stamp, bytes, &signature, trusted)));
+    if let Some((cache, entry)) = &entry {
+        if cache.holds(entry) {
             log::debug!(
                 "{}: verified earlier, unchanged since (key {})",
                 module.display(),
@@ -161,8 +162,8 @@ fn verify(
         signature.number,
         trusted.file.display()
     );
-    if let Some((stamp, cache)) = cache {
-        cache.record(stamp, bytes, &signature, trusted);
+    if let Some((cache, entry)) = &entry {
+        cache.record(entry);
     }
     Ok(verified)
 }
