@@ -121,6 +121,29 @@ impl UsbKeeper {
         UsbState::kept(self.policy.clone(), &self.keeper)
     }
 
+    /// Opens every present device the grants allow and keeps it for the instances, which
+    /// get it when they open the device. For a host that is about to give up the right to
+    /// open device nodes (`--user`); a device plugged in later needs that user's access.
+    /// Returns the devices opened.
+    pub fn open_granted(&self) -> error::UsbResult<usize> {
+        let mut backend = self.keeper.backend();
+        let mut opened = 0;
+        for info in backend.list_devices()? {
+            let identity = wasi_hw_policy::usb::DeviceIdentity {
+                vendor: info.descriptor.vendor_id,
+                product: info.descriptor.product_id,
+                bus: info.bus,
+                ports: &info.ports,
+            };
+            if self.policy.device_access(&identity).is_some() {
+                // Dropped unused, the handle goes to the keeper.
+                drop(self.keeper.open(&info)?);
+                opened += 1;
+            }
+        }
+        Ok(opened)
+    }
+
     /// Releases every kept device.
     pub fn release_all(&self) {
         self.keeper.release_all()
@@ -167,6 +190,15 @@ pub fn install(instance: &mut Instance, state: UsbState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn granted_devices_are_opened_up_front_and_kept_for_the_instances() {
+        let keeper = UsbConfig::from_grants(&["sim"]).unwrap().into_keeper();
+        let opened = keeper.open_granted().unwrap();
+        assert!(opened >= 2, "the simulator's devices: {opened}");
+        assert_eq!(keeper.kept(), opened);
+        assert!(keeper.devices().iter().all(|d| d.state == "kept"));
+    }
 
     #[test]
     fn dialects_name_the_same_natives() {

@@ -53,6 +53,12 @@ impl Devices {
         })
     }
 
+    /// Opens every granted USB device present now and keeps it for the driver's instances
+    /// (see [`wasi_hw_usb::UsbKeeper::open_granted`]): for a host about to switch user.
+    pub fn open_usb_now(&self) -> Result<usize> {
+        self.usb.as_ref().map_or(Ok(0), |k| open_granted(k))
+    }
+
     /// At most `n` live handles per instance in each of the I2C and USB tables.
     pub fn with_max_handles(mut self, n: usize) -> Devices {
         self.max_handles = Some(n);
@@ -111,6 +117,12 @@ impl Devices {
         let usb = self.usb.as_ref().map(|keeper| keeper.build());
         crate::install_states(instance, i2c, usb, self.max_handles)
     }
+}
+
+pub(crate) fn open_granted(keeper: &UsbKeeper) -> Result<usize> {
+    keeper
+        .open_granted()
+        .map_err(|e| anyhow::anyhow!("opening the granted USB devices: {e}"))
 }
 
 /// The device number of the character device at `name`, if it is one.

@@ -135,16 +135,43 @@ pub fn install_limited(
     grants: &Grants,
     max_handles: Option<usize>,
 ) -> Result<()> {
+    install_with(instance, grants, max_handles, false).map(|_| ())
+}
+
+/// [`install_limited`], and every granted USB device present now is opened now, for a host
+/// about to give up the right to open device nodes (`--user`): the guest's open of such a
+/// device gets the handle opened here. Returns how many were opened.
+pub fn install_opening_usb_now(
+    instance: &mut Instance,
+    grants: &Grants,
+    max_handles: Option<usize>,
+) -> Result<usize> {
+    install_with(instance, grants, max_handles, true)
+}
+
+fn install_with(
+    instance: &mut Instance,
+    grants: &Grants,
+    max_handles: Option<usize>,
+    open_usb_now: bool,
+) -> Result<usize> {
     let i2c = wasi_hw_i2c::I2cConfig::from_grants(&grants.i2c).context("--i2c")?;
     // Without a grant the guest sees no USB device; skip even creating a backend then,
     // so a pure I2C driver pays nothing for USB at start-up.
-    let usb = if grants.usb.is_empty() {
-        None
+    let (usb, opened) = if grants.usb.is_empty() {
+        (None, 0)
     } else {
         let config = wasi_hw_usb::UsbConfig::from_grants(&grants.usb).context("--usb")?;
-        Some(config.build())
+        if open_usb_now {
+            let keeper = config.into_keeper();
+            let opened = devices::open_granted(&keeper)?;
+            (Some(keeper.build()), opened)
+        } else {
+            (Some(config.build()), 0)
+        }
     };
-    install_states(instance, i2c, usb, max_handles)
+    install_states(instance, i2c, usb, max_handles)?;
+    Ok(opened)
 }
 
 /// Installs the I2C state `i2c` builds and the USB state, each handle table capped at
