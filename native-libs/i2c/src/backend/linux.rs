@@ -183,17 +183,25 @@ impl LinuxI2c {
             ))
         })?;
         let funcs = f as u32;
+        let mut smbus = None;
         if funcs & funcs::I2C == 0 {
             log::info!(
                 "{}: adapter supports only SMBus (funcs {funcs:#010x}); transactions are mapped to SMBus commands where possible",
                 path.display()
             );
+            // The SMBus descriptor is opened now, with the bus: a host that switches user
+            // after set-up (`--user`) could not open the root-only node later.
+            // Address 0 (general call) is only a placeholder until the first command.
+            match LinuxI2CDevice::new(&path, 0) {
+                Ok(dev) => smbus = Some((0, dev)),
+                Err(e) => log::debug!("{}: SMBus descriptor: {e}", path.display()),
+            }
         }
         Ok(LinuxI2c {
             path,
             funcs,
             rdwr,
-            smbus: None,
+            smbus,
         })
     }
 
