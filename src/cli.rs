@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a WASI command module (.wasm or .aot); its exit code becomes ours.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// AOT-compile a .wasm module for a target (x86_64, armv7, thumbv7, aarch64, mipsel).
     #[cfg(feature = "aot-compiler")]
     Compile(CompileArgs),
@@ -100,6 +100,15 @@ pub struct RunArgs {
     /// instantiate, run, in µs) as one line on stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Once the grants are open (I2C buses, the granted USB devices present now, `--dir`
+    /// directories), run as this user, and group if given: names from /etc/passwd and
+    /// /etc/group, or numbers. Needs root. Anything opened later needs that user's rights.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<wasi_hw_sandbox::UserSpec>,
+    /// Before the guest starts, install a seccomp filter allowing only the syscalls the
+    /// runtime needs: exec, fork, network sockets, ptrace, mount... then fail with EPERM.
+    #[arg(long)]
+    pub seccomp: bool,
     #[command(flatten)]
     pub trust: crate::signing::TrustArgs,
     /// The module to run.
@@ -182,6 +191,12 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
         .iter()
         .map(|d| wasi_hw_wiring::parse_preopen(d))
         .collect();
+    let sandbox = wasi_hw_sandbox::Sandbox {
+        user: args.user.clone(),
+        seccomp: args.seccomp,
+    };
+    // A wrong user name is an error before anything is opened.
+    let ids = sandbox.resolve()?;
     let hosts: Vec<&Path> = preopens.iter().map(|(h, _)| h.as_path()).collect();
     wasi_hw_wiring::refuse_module_in_preopens(&args.module, &hosts)?;
     let file = wasi_hw_wiring::read_module_trusted(&args.module, &args.trust.policy())?;
@@ -231,8 +246,18 @@ pub fn run(args: RunArgs, start: std::time::Instant) -> Result<i32> {
         config.wasi.preopens.push((host, guest));
     }
     let mut instance = Instance::new(&module, &config)?;
-    wasi_hw_wiring::install_limited(&mut instance, &grants, args.max_handles.map(|n| n as usize))?;
+    let max_handles = args.max_handles.map(|n| n as usize);
+    if ids.is_some() {
+        let n = wasi_hw_wiring::install_opening_usb_now(&mut instance, &grants, max_handles)?;
+        log::debug!("opened {n} granted USB device(s) before switching user");
+    } else {
+        wasi_hw_wiring::install_limited(&mut instance, &grants, max_handles)?;
+    }
     timings.mark("instantiate");
+    if !sandbox.is_empty() {
+        sandbox.enter(ids.as_ref())?;
+        timings.mark("sandbox");
+    }
     let interrupt = instance.interrupt();
     if let Some(ms) = args.timeout_ms {
         // The process ends with the run, so the timer thread is never joined.

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => cli::run(args, start),
+        Command::Run(args) => cli::run(*args, start),
         #[cfg(feature = "aot-compiler")]
         Command::Compile(args) => cli::compile(args).map(|()| 0),
         Command::Inspect(args) => cli::inspect(&args).map(|s| {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use wasi_hw_resident::protocol::{DriverStatus, Reply, Request};
 
@@ -74,6 +74,10 @@ pub enum CtlVerb {
 pub fn serve(args: ServeArgs) -> Result<i32> {
     if args.check {
         let config = wasi_hw_resident::Config::read(&args.config)?;
+        config
+            .host
+            .sandbox()
+            .with_context(|| args.config.display().to_string())?;
         let mut trust = config.host.trust_policy();
         trust.allow_unsigned |= args.allow_unsigned;
         for d in &config.drivers {
