@@ -733,3 +733,52 @@ fn drivers_can_be_export_calls_with_host_made_handles() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sandboxed_host_updates_and_invokes_as_its_user_inside_the_filter() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    // Switching user needs root (CI is root); the filter does not.
+    let user = if root {
+        "user = \"nobody:nogroup\"\n"
+    } else {
+        ""
+    };
+    let serve = Serve::start(&format!(
+        "{user}seccomp = true\n\n{}\n[[driver]]\nname = \"storage\"\nmodule = {:?}\nusb = [\"sim\"]\nautostart = false\n",
+        temp_driver("temp", ""),
+        guest("usb-storage.aot").display().to_string()
+    ));
+    serve.wait_for("the sensor to run", |s| {
+        s.status("temp")["state"] == "running"
+    });
+    let proc_status = std::fs::read_to_string(format!("/proc/{}/status", serve.pid())).unwrap();
+    let field = |name: &str| {
+        proc_status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap()
+    };
+    assert_eq!(field("Seccomp:"), "2", "filter mode");
+    if root {
+        assert_eq!(field("Uid:"), "65534 65534 65534 65534");
+        assert_eq!(field("Groups:"), "");
+    }
+    // A hot update compiles and loads code inside the filter; invoke runs a USB driver
+    // whose devices were opened before the switch.
+    let out = serve.ok(&[
+        "update",
+        "temp",
+        &guest("temp-sensor.wasm").display().to_string(),
+    ]);
+    assert!(out.starts_with("updated temp"), "{out}");
+    let out = serve.ok(&["invoke", "storage"]);
+    assert!(out.contains("000001f0  f0 f1 f2 f3"), "{out}");
+    serve.wait_for("the updated sensor to run", |s| {
+        s.status("temp")["runs"] == 2 && s.status("temp")["state"] == "running"
+    });
+    serve.stop();
+}

@@ -51,6 +51,14 @@ pub struct HostConfig {
     pub allow_unsigned: bool,
     #[serde(default)]
     pub require_signed_wasm: bool,
+    /// Once the drivers' devices and the control socket are open, run as this user
+    /// (`USER[:GROUP]`, names or numbers; the host must start as root). Drivers a reload
+    /// adds, and USB devices plugged in later, then need that user's access.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Then install the seccomp filter (`wasi_hw_sandbox::seccomp`).
+    #[serde(default)]
+    pub seccomp: bool,
 }
 
 impl Default for HostConfig {
@@ -61,11 +69,27 @@ impl Default for HostConfig {
             keys: default_keys(),
             allow_unsigned: false,
             require_signed_wasm: false,
+            user: None,
+            seccomp: false,
         }
     }
 }
 
 impl HostConfig {
+    /// What the host gives up once set up (`user`, `seccomp`).
+    pub fn sandbox(&self) -> Result<wasi_hw_sandbox::Sandbox> {
+        let user = self
+            .user
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("[host] user")?;
+        Ok(wasi_hw_sandbox::Sandbox {
+            user,
+            seccomp: self.seccomp,
+        })
+    }
+
     pub fn trust_policy(&self) -> wasi_hw_trust::Policy {
         wasi_hw_trust::Policy {
             keys_dir: self.keys.clone(),

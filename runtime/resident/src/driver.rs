@@ -120,16 +120,21 @@ pub struct Driver {
 impl Driver {
     /// Opens the driver's devices and starts its thread (which starts an instance at once
     /// if `autostart`). `module` is loaded already: a driver never starts half set up.
+    /// `usb_now`: open the granted USB devices now too (the host will switch user).
     pub fn start(
         config: DriverConfig,
         module: Arc<LoadedModule>,
         sink: &Sink,
         watchdog: &Watchdog,
+        usb_now: bool,
     ) -> Result<Driver> {
         let name = config.name.clone();
         let digest = module.digest.clone();
         let grants = config.grants()?;
         let mut devices = Devices::open(&grants)?;
+        if usb_now {
+            devices.open_usb_now()?;
+        }
         if let Some(n) = config.max_handles {
             devices = devices.with_max_handles(n);
         }

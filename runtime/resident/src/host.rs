@@ -32,6 +32,8 @@ pub struct ResidentHost {
     sink: Sink,
     watchdog: Watchdog,
     drivers: Mutex<BTreeMap<String, Arc<Driver>>>,
+    /// The host will switch user: drivers open their granted USB devices at set-up.
+    usb_up_front: bool,
     /// Drivers that could not be set up, with why (shown by `list`/`status`).
     broken: Mutex<BTreeMap<String, String>>,
 }
@@ -55,6 +57,7 @@ impl ResidentHost {
             sink: Sink::start(config.host.log)?,
             watchdog: Watchdog::start().context("cannot start the watchdog thread")?,
             drivers: Mutex::new(BTreeMap::new()),
+            usb_up_front: config.host.user.is_some(),
             broken: Mutex::new(BTreeMap::new()),
             config: Mutex::new(config.clone()),
         });
@@ -74,7 +77,10 @@ impl ResidentHost {
         let set_up = self
             .modules
             .load(&config.module, config.interp)
-            .and_then(|m| Driver::start(config, m, &self.sink, &self.watchdog));
+            .and_then(|m| {
+                let usb_now = self.usb_up_front;
+                Driver::start(config, m, &self.sink, &self.watchdog, usb_now)
+            });
         match set_up {
             Ok(driver) => {
                 lock(&self.broken).remove(&name);

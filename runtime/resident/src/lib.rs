@@ -34,9 +34,15 @@ pub fn serve(config: &Path, socket: Option<&Path>, options: HostOptions) -> Resu
     // Before any thread starts, so every thread inherits the mask signal-hook relies on.
     let mut signals =
         signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signals")?;
+    let sandbox = Config::read(config)?.host.sandbox()?;
+    // A wrong user name is an error before any driver starts.
+    let ids = sandbox.resolve()?;
     let host = ResidentHost::start(config, options)?;
     let path = socket.map_or_else(|| host.socket_path(), Path::to_path_buf);
     let control = control::ControlSocket::bind(&path)?;
+    if !sandbox.is_empty() {
+        sandbox.enter(ids.as_ref())?;
+    }
     log::info!(
         "serving {} drivers; control socket {}",
         host.handle(protocol::Request::List)
