@@ -115,6 +115,10 @@ hw --i2c "$BUS:0x50" temp-sensor.aot -- --bus /dev/i2c-9
 expect "ungranted bus refused" 1 ""
 has "  ... logged" "$err" "denied: no --i2c grant for this bus"
 
+# ================================================================ least privilege
+PRIV_BUS=$BUS PRIV_I2C="$BUS:0x48"
+. /lib/vmtest-parts/least-privilege.sh
+
 malta_smbus off
 
 # ================================================================ USB on xHCI (nusb over usbfs)

@@ -191,4 +191,8 @@ expect "keyboard removed mid-transfer: guest fails cleanly" 1 ""
 vm_eq "  ... error" "hid: error: report 0: no-device" "$(echo "$err" | grep '^hid: error')"
 lacks "  ... no crash" "$err" "panicked"
 
+# ================================================================ least privilege
+PRIV_BUS=$BUS PRIV_I2C="$BUS:0x48" PRIV_USB=46f4:0001 PRIV_USB_IF=1-1.1:1.0 PRIV_BLOCK=1234
+. /lib/vmtest-parts/least-privilege.sh
+
 vm_done

@@ -142,4 +142,8 @@ vm_eq "  ... error (i2c-stub answers ENODEV, not a NAK errno)" "i2c-tool: error:
 # ================================================================ USB on xHCI (nusb over usbfs)
 . /lib/vmtest-parts/xhci-usb.sh
 
+# ================================================================ least privilege
+PRIV_BUS=$STUB PRIV_I2C="$STUB:0x48" PRIV_USB=46f4:0001 PRIV_USB_IF=2-1:1.0 PRIV_BLOCK=5
+. /lib/vmtest-parts/least-privilege.sh
+
 vm_done
