@@ -93,6 +93,7 @@ if wanted armv7; then
   scripts/armv7/test.sh --no-unit
   scripts/openwrt/build-ipk.sh --no-build
   scripts/openwrt/test-ipk.sh target/openwrt/wasi-hw_*_arm_cortex-a7_neon-vfpv4.ipk
+  scripts/openwrt/test-feed.sh armv7
 fi
 
 if wanted arches; then

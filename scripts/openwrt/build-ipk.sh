@@ -82,6 +82,8 @@ install -m 0600 "$files/wasi-hw.config" "$data/etc/config/wasi-hw"
 # The trusted keys directory, without a key: whoever installs the package trusts the key
 # that signs their drivers (the README there says how). Never a secret key.
 install -m 0644 "$files/keys-README" "$data/etc/wasi-hw/keys/README"
+# procd's syscall policy for the jailed host (see the init script).
+install -m 0644 "$files/wasi-hw.seccomp.json" "$data/etc/wasi-hw/seccomp.json"
 shopt -s nullglob
 drivers=()
 for aot in "$root"/target/guests/*."$gateway".aot; do

@@ -94,7 +94,7 @@ done
 
 # --- data: paths, modes ---
 mode() { stat -c %a "$1"; }
-expected_paths="./etc ./etc/config ./etc/config/wasi-hw ./etc/init.d ./etc/init.d/wasi-hw ./etc/wasi-hw ./etc/wasi-hw/keys ./etc/wasi-hw/keys/README ./usr ./usr/bin ./usr/bin/wasi-hw ./usr/lib ./usr/lib/wasi-hw"
+expected_paths="./etc ./etc/config ./etc/config/wasi-hw ./etc/init.d ./etc/init.d/wasi-hw ./etc/wasi-hw ./etc/wasi-hw/keys ./etc/wasi-hw/keys/README ./etc/wasi-hw/seccomp.json ./usr ./usr/bin ./usr/bin/wasi-hw ./usr/lib ./usr/lib/wasi-hw"
 got_paths=$(cd "$work/data" && find . -mindepth 1 ! -path './usr/lib/wasi-hw/*' | sort | tr '\n' ' ')
 check "data holds exactly the expected paths (got: $got_paths)" test "$got_paths" = "$expected_paths "
 bin="$work/data/usr/bin/wasi-hw"
@@ -237,12 +237,20 @@ procd_append_param() {
 }
 procd_close_instance() { echo "  command $_cmd"; echo "end"; }
 procd_add_reload_trigger() { echo "reload-trigger $*"; }
+procd_add_jail() { echo "  jail $*"; }
+procd_add_jail_mount() { echo "  jail-ro $*"; }
+procd_add_jail_mount_rw() { echo "  jail-rw $*"; }
 EOF
 
 # Two packaged drivers stand in for the configured modules (the host checks them).
 a=${aots[0]}
 b=${aots[$(( ${#aots[@]} > 1 ? 1 : 0 ))]}
 cat > "$work/test.config" <<EOF
+config host 'host'
+	option user 'nobody:nogroup'
+	option seccomp '1'
+	option jail '1'
+
 config driver 'temp'
 	option enabled '1'
 	option module '$a'
@@ -275,18 +283,28 @@ config other 'x'
 EOF
 uci_to_sh "$work/test.config" > "$work/test.sh"
 toml="$work/wasi-hw.toml"
-got=$(UCI_SH="$work/test.sh" sh -c ". '$work/stubs.sh'; . '$init'; CONF='$toml'; start_service; service_triggers" 2> "$work/init.err") \
+got=$(UCI_SH="$work/test.sh" sh -c ". '$work/stubs.sh'; . '$init'; CONF='$toml'; POLICY='$work/data/etc/wasi-hw/seccomp.json'; start_service; service_triggers" 2> "$work/init.err") \
   || fail "init script: start_service failed: $(cat "$work/init.err")"
 expected="instance serve
   env RUST_LOG=debug
   respawn 
   stdout 1
   stderr 1
+  jail wasi-hw log sysfs
+  no_new_privs 1
+  seccomp $work/data/etc/wasi-hw/seccomp.json
+  jail-ro $toml /etc/wasi-hw /etc/passwd /etc/group
+  jail-rw /var/run
+  jail-ro $a
+  jail-ro $a.sig
+  jail-ro $b
+  jail-ro $b.sig
+  jail-rw /tmp
   command [/usr/bin/wasi-hw][serve][--config][$toml]
 end
 reload-trigger wasi-hw"
 if [ "$got" = "$expected" ]; then
-  ok "init script: one procd instance of wasi-hw serve, at the most verbose log level"
+  ok "init script: one procd instance of wasi-hw serve, at the most verbose log level, jailed with the drivers' modules and granted paths"
 else
   fail "init script procd calls differ:"
   diff <(echo "$expected") <(echo "$got") >&2 || true
@@ -294,6 +312,8 @@ fi
 expected_toml="# Written by /etc/init.d/wasi-hw from /etc/config/wasi-hw; edit that instead.
 [host]
 socket = \"/var/run/wasi-hw.sock\"
+user = \"nobody:nogroup\"
+seccomp = true
 
 [[driver]]
 name = \"temp\"
