@@ -7,7 +7,9 @@
 #                                               seconds (default 300), from the committed
 #                                               seed corpus fuzz/corpus/TARGET plus what
 #                                               earlier runs found (target/fuzz/corpus)
-#   scripts/fuzz.sh --smoke                     CI: every target for 20 s
+#   scripts/fuzz.sh --smoke                     CI: every target for 20 s, then the leak
+#                                               check with 500 cycles
+#   scripts/fuzz.sh --leak-cycles N             only the leak check, N cycles
 #
 # Targets: wasm_bytes (raw bytes as a .wasm: load + instantiate), wasm_smith (valid
 # modules from wasm-smith, fuel-bounded: load, instantiate, call every export),
@@ -15,8 +17,13 @@
 # arguments against an arbitrary linear memory, without WAMR, on the simulated bus and
 # devices), aot_header (the .aot header and section checks that run before WAMR). A
 # crash, a leak or a hang (-timeout=10 s per input) fails the run; the input is kept in
-# target/fuzz/artifacts/TARGET (reproduce: target/fuzz/bin/TARGET FILE). Every finding
-# gets a regression test. Needs the rustup nightly toolchain and clang (scripts/setup.sh).
+# target/fuzz/artifacts/TARGET (reproduce: target/fuzz/bin/TARGET FILE). differential
+# runs wasm-smith modules in the interpreter and as AOT (the compiler linked in) and fails
+# on any difference in results, traps or memory. Every finding
+# gets a regression test. The leak check (leak_cycles, same build) reads, loads,
+# instantiates, runs and drops temp-sensor N times in one process, AOT and interpreted,
+# and LeakSanitizer fails it if anything allocated is left unreachable at exit.
+# Needs the rustup nightly toolchain and clang (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,16 +31,18 @@ root=$PWD
 
 seconds=300
 targets=()
+leak_cycles=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) seconds=20; shift ;;
+    --smoke) seconds=20; leak_cycles=500; shift ;;
     --seconds) seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --leak-cycles) leak_cycles=$2; targets=(none); shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(wasm_bytes wasm_smith i2c_natives usb_natives aot_header)
+all=(wasm_bytes wasm_smith i2c_natives usb_natives aot_header differential)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 need clang
@@ -50,9 +59,12 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 export CC_x86_64_unknown_linux_gnu=clang
 export CFLAGS_x86_64_unknown_linux_gnu="-fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp"
 target_dir=$root/target/fuzz/build
-log "building ${targets[*]} (nightly, libFuzzer, ASan)"
+[ "${targets[*]}" != none ] || targets=()
+bins=("${targets[@]}")
+[ "$leak_cycles" -eq 0 ] || bins+=(leak_cycles)
+log "building ${bins[*]} (nightly, libFuzzer, ASan)"
 cargo +nightly build --release --quiet --manifest-path fuzz/Cargo.toml --target "$triple" \
-  --target-dir "$target_dir" "${targets[@]/#/--bin=}"
+  --target-dir "$target_dir" "${bins[@]/#/--bin=}"
 
 failed=()
 for t in "${targets[@]}"; do
@@ -75,5 +87,21 @@ for t in "${targets[@]}"; do
     failed+=("$t")
   fi
 done
+if [ "$leak_cycles" -gt 0 ]; then
+  for m in temp-sensor.aot temp-sensor.wasm; do
+    [ -f "target/guests/$m" ] || die "target/guests/$m missing: run scripts/build-guests.sh"
+    log "leak_cycles: $leak_cycles cycles of $m"
+    if ASAN_OPTIONS=detect_leaks=1 "$target_dir/$triple/release/leak_cycles" "$leak_cycles" \
+        "target/guests/$m" --bus sim > "$root/target/fuzz/leak_cycles.log" 2>&1; then
+      log "leak_cycles: $m: LeakSanitizer found nothing"
+    else
+      tail -n 40 "$root/target/fuzz/leak_cycles.log" >&2
+      failed+=("leak_cycles ($m)")
+    fi
+  done
+fi
 [ ${#failed[@]} -eq 0 ] || die "findings in: ${failed[*]}"
-log "no findings (${targets[*]}, ${seconds}s each)"
+done_what=()
+[ ${#targets[@]} -eq 0 ] || done_what+=("${targets[*]}, ${seconds}s each")
+[ "$leak_cycles" -eq 0 ] || done_what+=("$leak_cycles leak cycles")
+log "no findings ($(IFS=';'; echo "${done_what[*]}"))"

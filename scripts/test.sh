@@ -48,7 +48,7 @@ scripts/mutate.py --smoke | tail -n 1
 stage "memory checks: guest suites under valgrind memcheck"
 scripts/memcheck.sh
 
-stage "fuzz smoke: wasm_bytes, wasm_smith, i2c_natives, usb_natives, aot_header (20 s each)"
+stage "fuzz smoke: wasm_bytes, wasm_smith, i2c_natives, usb_natives, aot_header, differential (20 s each), leak cycles"
 scripts/fuzz.sh --smoke
 
 # The cross builds (one cargo run for every gateway arch) and the VM stage's static x86_64

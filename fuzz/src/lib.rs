@@ -50,6 +50,95 @@ pub fn load_and_instantiate(wasm: &[u8], run: bool) {
     }
 }
 
+/// What calling every export of an instance gave, in order: each call's results (floats as
+/// their bits, so NaNs compare) or trap message, up to and including the first trap; then
+/// the linear memory's bytes, hashed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub calls: Vec<(String, Result<Vec<u64>, String>)>,
+    pub memory: u64,
+}
+
+/// Instantiates `module` (built from `wasm`, for the interpreter or AOT) as
+/// [`load_and_instantiate`] does, then calls every export: the [`Outcome`], or `None` if
+/// instantiation failed (its start function trapped, or memory could not be had).
+pub fn run_exports(module: &Module, wasm: &[u8]) -> Option<Outcome> {
+    let mut config = InstanceConfig {
+        max_memory_pages: MAX_MEMORY_PAGES,
+        ..Default::default()
+    };
+    config.wasi.stdio = [None, Some(dev_null()), Some(dev_null())];
+    let mut instance = Instance::new(module, &config).ok()?;
+    let mut calls = Vec::new();
+    for (name, params) in exported_funcs(wasm) {
+        let result = instance.call(&name, &params).map(|vals| {
+            vals.iter()
+                .map(|v| match *v {
+                    Val::I32(x) => x as u32 as u64,
+                    Val::I64(x) => x as u64,
+                    Val::F32(x) => u64::from(x.to_bits()),
+                    Val::F64(x) => x.to_bits(),
+                })
+                .collect()
+        });
+        let trapped = result.is_err();
+        calls.push((name, result.map_err(|e| e.to_string())));
+        if trapped {
+            break;
+        }
+    }
+    let caller = instance.caller();
+    let bytes = caller
+        .read(0, caller.memory_size() as u32)
+        .unwrap_or_default();
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(Outcome {
+        calls,
+        memory: h.finish(),
+    })
+}
+
+/// A valid module from wasm-smith: the MVP plus what WAMR runs here (no SIMD, threads, GC,
+/// exceptions, tail calls, 64-bit or multiple memories), no imports, every item exported,
+/// each loop and call bounded by fuel so that it terminates. With `canonical_nans` every
+/// float result is a canonical NaN (the differential target: NaN bits are not specified).
+pub fn smith_module(
+    u: &mut arbitrary::Unstructured<'_>,
+    canonical_nans: bool,
+) -> arbitrary::Result<Vec<u8>> {
+    let config = wasm_smith::Config {
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        threads_enabled: false,
+        gc_enabled: false,
+        exceptions_enabled: false,
+        tail_call_enabled: false,
+        memory64_enabled: false,
+        multi_value_enabled: true,
+        bulk_memory_enabled: true,
+        reference_types_enabled: false,
+        max_memories: 1,
+        max_tables: 1,
+        max_memory32_bytes: 1 << 24,
+        max_imports: 0,
+        export_everything: true,
+        canonicalize_nans: canonical_nans,
+        ..Default::default()
+    };
+    let mut module = wasm_smith::Module::new(config, u)?;
+    module
+        .ensure_termination(10_000)
+        .map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    Ok(module.to_bytes())
+}
+
+/// The WAMR runtime of this process (registering nothing: fuzzed modules import nothing).
+pub fn shared_engine() -> &'static Engine {
+    engine()
+}
+
 /// Each exported function's name with zero arguments of its parameter types (only for
 /// modules whose types wasmparser reads; others export nothing to call).
 fn exported_funcs(wasm: &[u8]) -> Vec<(String, Vec<Val>)> {
