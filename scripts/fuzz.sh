@@ -10,6 +10,8 @@
 #   scripts/fuzz.sh --smoke                     CI: every target for 20 s, then the leak
 #                                               check with 500 cycles
 #   scripts/fuzz.sh --leak-cycles N             only the leak check, N cycles
+#   --wasmtime                                  differential also runs each module in
+#                                               wasmtime (long runs: slow to build)
 #
 # Targets: wasm_bytes (raw bytes as a .wasm: load + instantiate), wasm_smith (valid
 # modules from wasm-smith, fuel-bounded: load, instantiate, call every export),
@@ -32,12 +34,14 @@ root=$PWD
 seconds=300
 targets=()
 leak_cycles=0
+features=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) seconds=20; leak_cycles=500; shift ;;
     --seconds) seconds=$2; shift 2 ;;
     --leak-cycles) leak_cycles=$2; targets=(none); shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --wasmtime) features=(--features wasmtime); shift ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -64,7 +68,7 @@ bins=("${targets[@]}")
 [ "$leak_cycles" -eq 0 ] || bins+=(leak_cycles)
 log "building ${bins[*]} (nightly, libFuzzer, ASan)"
 cargo +nightly build --release --quiet --manifest-path fuzz/Cargo.toml --target "$triple" \
-  --target-dir "$target_dir" "${bins[@]/#/--bin=}"
+  --target-dir "$target_dir" "${features[@]}" "${bins[@]/#/--bin=}"
 
 failed=()
 for t in "${targets[@]}"; do

@@ -91,14 +91,22 @@ pub fn run_exports(module: &Module, wasm: &[u8]) -> Option<Outcome> {
     let bytes = caller
         .read(0, caller.memory_size() as u32)
         .unwrap_or_default();
+    Some(Outcome {
+        calls,
+        memory: memory_hash(&bytes),
+    })
+}
+
+/// The hash [`Outcome::memory`] holds.
+pub fn memory_hash(bytes: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
-    Some(Outcome {
-        calls,
-        memory: h.finish(),
-    })
+    h.finish()
 }
+
+/// The linear memory cap of [`run_exports`], in bytes (other engines get the same).
+pub const MAX_MEMORY_BYTES: usize = MAX_MEMORY_PAGES as usize * 65536;
 
 /// A valid module from wasm-smith: the MVP plus what WAMR runs here (no SIMD, threads, GC,
 /// exceptions, tail calls, 64-bit or multiple memories), no imports, every item exported,
@@ -141,7 +149,7 @@ pub fn shared_engine() -> &'static Engine {
 
 /// Each exported function's name with zero arguments of its parameter types (only for
 /// modules whose types wasmparser reads; others export nothing to call).
-fn exported_funcs(wasm: &[u8]) -> Vec<(String, Vec<Val>)> {
+pub fn exported_funcs(wasm: &[u8]) -> Vec<(String, Vec<Val>)> {
     use wasmparser::{Payload, TypeRef, ValType};
     let mut types: Vec<Option<Vec<ValType>>> = Vec::new();
     let mut funcs: Vec<u32> = Vec::new();
