@@ -24,6 +24,9 @@ file /d/f: secret"
 hw --user $NOBODY --seccomp --dir /tmp/priv::/d hello.aot --cat /d/f
 expect "as nobody: the file below the root-only directory is refused" 2 "hello from wasm"
 has "  ... to the guest, which fails cleanly" "$err" "hello: error: cannot read /d/f"
+hw --user $NOBODY --seccomp --dir /tmp/priv::/d hello.aot --cat /etc/passwd
+expect "as nobody in the filter: a file outside the grants is refused" 2 "hello from wasm"
+has "  ... to the guest, which fails cleanly" "$err" "hello: error: cannot read /etc/passwd"
 
 if [ -n "${PRIV_USB:-}" ]; then
   hw --usb "$PRIV_USB" usb-storage.aot "$PRIV_BLOCK"
