@@ -91,6 +91,16 @@ const TIME64: &[(&str, c_long)] = &[
     ("futex_time64", 422),
 ];
 
+/// The older and 64-bit-offset calls both 32-bit arches have.
+#[cfg(any(target_arch = "arm", target_arch = "mips"))]
+#[rustfmt::skip]
+const LEGACY_32: &[(&str, c_long)] = sys![
+    SYS_mmap2, SYS__llseek, SYS_fstat64, SYS_fstatat64, SYS_stat64, SYS_lstat64, SYS_stat,
+    SYS_lstat, SYS_fcntl64, SYS_ftruncate64, SYS_sigreturn, SYS_poll, SYS_epoll_wait,
+    SYS_access, SYS_readlink, SYS_mkdir, SYS_unlink, SYS_rename, SYS_renameat, SYS_pipe,
+    SYS_dup2, SYS_send, SYS_recv,
+];
+
 #[cfg(target_arch = "arm")]
 mod arch {
     use super::c_long;
@@ -102,16 +112,6 @@ mod arch {
         // The ARM-private calls: cacheflush (code written at load time) and set_tls.
         ("cacheflush", 0x0f_0002),
         ("set_tls", 0x0f_0005),
-        ("mmap2", libc::SYS_mmap2),
-        ("_llseek", libc::SYS__llseek),
-        ("fstat64", libc::SYS_fstat64),
-        ("fstatat64", libc::SYS_fstatat64),
-        ("stat64", libc::SYS_stat64),
-        ("lstat64", libc::SYS_lstat64),
-        ("stat", libc::SYS_stat),
-        ("lstat", libc::SYS_lstat),
-        ("fcntl64", libc::SYS_fcntl64),
-        ("ftruncate64", libc::SYS_ftruncate64),
         ("arm_fadvise64_64", libc::SYS_arm_fadvise64_64),
         ("ugetrlimit", libc::SYS_ugetrlimit),
         ("getuid32", libc::SYS_getuid32),
@@ -119,19 +119,6 @@ mod arch {
         ("getgid32", libc::SYS_getgid32),
         ("getegid32", libc::SYS_getegid32),
         ("getgroups32", libc::SYS_getgroups32),
-        ("sigreturn", libc::SYS_sigreturn),
-        ("poll", libc::SYS_poll),
-        ("epoll_wait", libc::SYS_epoll_wait),
-        ("access", libc::SYS_access),
-        ("readlink", libc::SYS_readlink),
-        ("mkdir", libc::SYS_mkdir),
-        ("unlink", libc::SYS_unlink),
-        ("rename", libc::SYS_rename),
-        ("renameat", libc::SYS_renameat),
-        ("pipe", libc::SYS_pipe),
-        ("dup2", libc::SYS_dup2),
-        ("send", libc::SYS_send),
-        ("recv", libc::SYS_recv),
     ];
 }
 
@@ -146,31 +133,8 @@ mod arch {
         ("cacheflush", libc::SYS_cacheflush),
         ("set_thread_area", libc::SYS_set_thread_area),
         ("mmap", libc::SYS_mmap),
-        ("mmap2", libc::SYS_mmap2),
-        ("_llseek", libc::SYS__llseek),
-        ("fstat64", libc::SYS_fstat64),
-        ("fstatat64", libc::SYS_fstatat64),
-        ("stat64", libc::SYS_stat64),
-        ("lstat64", libc::SYS_lstat64),
-        ("stat", libc::SYS_stat),
-        ("lstat", libc::SYS_lstat),
-        ("fcntl64", libc::SYS_fcntl64),
-        ("ftruncate64", libc::SYS_ftruncate64),
         ("fadvise64", libc::SYS_fadvise64),
         ("getrlimit", libc::SYS_getrlimit),
-        ("sigreturn", libc::SYS_sigreturn),
-        ("poll", libc::SYS_poll),
-        ("epoll_wait", libc::SYS_epoll_wait),
-        ("access", libc::SYS_access),
-        ("readlink", libc::SYS_readlink),
-        ("mkdir", libc::SYS_mkdir),
-        ("unlink", libc::SYS_unlink),
-        ("rename", libc::SYS_rename),
-        ("renameat", libc::SYS_renameat),
-        ("pipe", libc::SYS_pipe),
-        ("dup2", libc::SYS_dup2),
-        ("send", libc::SYS_send),
-        ("recv", libc::SYS_recv),
     ];
 }
 
@@ -205,6 +169,7 @@ pub fn rules() -> Vec<(&'static str, u32, Rule)> {
             .map(|&(n, nr)| (n, arch::NR_BASE + nr))
             .collect();
         allow(&time64);
+        allow(LEGACY_32);
     }
     for (name, nr, rule) in [
         // Threads, not processes.
