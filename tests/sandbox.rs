@@ -27,6 +27,16 @@ fn run(args: &[&str]) -> Output {
     out
 }
 
+/// The temp-sensor driver on the simulated bus, with `options` before the module.
+fn run_sensor(options: &[&str]) -> Output {
+    let sensor = guest("temp-sensor");
+    let sensor = sensor.to_str().unwrap();
+    let driver = [
+        "--i2c", "sim:0x48", sensor, "--bus", "sim", "--addr", "0x48",
+    ];
+    run(&[options, &driver[..]].concat())
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -63,17 +73,7 @@ fn guests_run_the_same_inside_the_seccomp_filter() {
         assert!(out.contains("file /data/note: in the filter"), "{out}");
         assert!(err.contains("seccomp filter on"), "{err}");
     }
-    let sensor = guest("temp-sensor");
-    let o = run(&[
-        "--seccomp",
-        "--i2c",
-        "sim:0x48",
-        sensor.to_str().unwrap(),
-        "--bus",
-        "sim",
-        "--addr",
-        "0x48",
-    ]);
+    let o = run_sensor(&["--seccomp"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("temperature: 23.50 C"), "{out}");
@@ -113,18 +113,7 @@ fn after_switching_user_root_only_files_are_refused_and_granted_devices_still_wo
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot read /d/f"), "{err}");
     // A bus is opened before the switch; so are the granted USB devices present.
-    let sensor = guest("temp-sensor");
-    let o = run(&[
-        "--user",
-        "nobody:nogroup",
-        "--i2c",
-        "sim:0x48",
-        sensor.to_str().unwrap(),
-        "--bus",
-        "sim",
-        "--addr",
-        "0x48",
-    ]);
+    let o = run_sensor(&["--user", "nobody:nogroup"]);
     assert!(o.status.success(), "{}", text(&o).1);
     let storage = guest("usb-storage");
     let o = run(&[
