@@ -93,6 +93,19 @@ pub fn read_signature(path: &Path) -> Result<(Signature, String), Error> {
     read_parsed(path, Signature::from_bytes)
 }
 
+/// The signature and comment of the text of a detached signature file.
+pub(crate) fn parse_signature(text: &[u8]) -> Result<(Signature, String), String> {
+    let file = parse(text)?;
+    Ok((Signature::from_bytes(&file.bytes)?, file.comment))
+}
+
+/// The text of `NAME.sig` for a file called `name` with contents `bytes`: what
+/// [`sign_file`] writes, for bytes that are not in a file (a module about to be pushed).
+pub fn signature_text(name: &str, bytes: &[u8], key: &SecretKey) -> Result<String, Error> {
+    let comment = format!("{name} {}{}", crate::policy::SIGNED_BY, key.number);
+    format(&comment, &key.sign(bytes).to_bytes()).map_err(Error::Comment)
+}
+
 /// Where the detached signature of `module` is: the same path with `.sig` appended.
 pub fn signature_path(module: &Path) -> PathBuf {
     let mut p = module.as_os_str().to_owned();
@@ -130,8 +143,7 @@ pub fn sign_file(file: &Path, key: &SecretKey) -> Result<PathBuf, Error> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let comment = format!("{name} {}{}", crate::policy::SIGNED_BY, key.number);
-    let text = format(&comment, &key.sign(&bytes).to_bytes()).map_err(Error::Comment)?;
+    let text = signature_text(&name, &bytes, key)?;
     let sig = signature_path(file);
     std::fs::write(&sig, text).map_err(|source| Error::Write {
         path: sig.clone(),

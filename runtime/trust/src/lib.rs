@@ -19,8 +19,9 @@ mod policy;
 pub use cache::{default_cache_dir, FileStamp};
 pub use error::Error;
 pub use files::{
-    read_public_key, read_secret_key, read_signature, sign_file, signature_path, write_key_pair,
+    read_public_key, read_secret_key, read_signature, sign_file, signature_path, signature_text,
+    write_key_pair,
 };
 pub use keyring::{Keyring, TrustedKey};
 pub use keys::{KeyNumber, PublicKey, SecretKey, Signature};
-pub use policy::{verify_file, Policy, Verdict, Verified, DEFAULT_KEYS_DIR};
+pub use policy::{verify_detached, verify_file, Policy, Verdict, Verified, DEFAULT_KEYS_DIR};

@@ -6,7 +6,7 @@ use crate::cache::{Entry, FileStamp, VerifiedCache};
 use crate::error::Error;
 use crate::files::{read_signature, signature_path};
 use crate::keyring::Keyring;
-use crate::keys::KeyNumber;
+use crate::keys::{KeyNumber, Signature};
 
 /// Where trusted keys are by default (like opkg's `/etc/opkg/keys`).
 pub const DEFAULT_KEYS_DIR: &str = "/etc/wasi-hw/keys";
@@ -123,6 +123,40 @@ fn verify(
         });
     }
     let (signature, comment) = read_signature(&sig_path)?;
+    check_signature(
+        module, &sig_path, &signature, &comment, bytes, keyring, cache,
+    )
+}
+
+/// Verifies `bytes` against a detached signature given as the text of a `.sig` file (one
+/// that came over the network, say, before anything is written): errors name `module` and
+/// the `.sig` it would be installed as.
+pub fn verify_detached(
+    module: &Path,
+    bytes: &[u8],
+    signature_text: &[u8],
+    keyring: &Keyring,
+) -> Result<Verified, Error> {
+    let sig_path = signature_path(module);
+    let (signature, comment) =
+        crate::files::parse_signature(signature_text).map_err(|reason| Error::Malformed {
+            path: sig_path.clone(),
+            reason,
+        })?;
+    check_signature(
+        module, &sig_path, &signature, &comment, bytes, keyring, None,
+    )
+}
+
+fn check_signature(
+    module: &Path,
+    sig_path: &Path,
+    signature: &Signature,
+    comment: &str,
+    bytes: &[u8],
+    keyring: &Keyring,
+    cache: Option<&(FileStamp, VerifiedCache)>,
+) -> Result<Verified, Error> {
     let Some(trusted) = keyring.get(signature.number) else {
         return Err(Error::UnknownKey {
             module: module.to_path_buf(),
@@ -135,7 +169,7 @@ fn verify(
         key: signature.number,
         key_file: trusted.file.clone(),
     };
-    let entry = cache.map(|(stamp, cache)| (cache, Entry::new(stamp, bytes, &signature, trusted)));
+    let entry = cache.map(|(stamp, cache)| (cache, Entry::new(stamp, bytes, signature, trusted)));
     if let Some((cache, entry)) = &entry {
         if cache.holds(entry) {
             log::debug!(
@@ -146,12 +180,12 @@ fn verify(
             return Ok(verified);
         }
     }
-    if !trusted.key.verifies(bytes, &signature) {
+    if !trusted.key.verifies(bytes, signature) {
         return Err(Error::BadSignature {
             module: module.to_path_buf(),
-            signature: sig_path,
+            signature: sig_path.to_path_buf(),
             key: signature.number,
-            made_for: named_file(&comment).filter(|named| {
+            made_for: named_file(comment).filter(|named| {
                 module.file_name().and_then(|n| n.to_str()) != Some(named.as_str())
             }),
         });
