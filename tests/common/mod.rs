@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::io::{Read, Seek};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -147,6 +149,12 @@ pub const SPINS: &str = r#"(module (memory (export "memory") 1)
 
 /// Sleeps 60 s in WASI poll_oneoff, as Rust's thread::sleep asks for it: one relative
 /// monotonic-clock subscription (userdata 0, tag 0 at 8, clock id 1 at 16, timeout ns at 24).
+/// Exits with status 3 at once (a broken driver).
+pub const EXITS_3: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 3))))"#;
+
 pub const SLEEPS_60S: &str = r#"(module
   (import "wasi_snapshot_preview1" "poll_oneoff"
     (func $poll (param i32 i32 i32 i32) (result i32)))
