@@ -48,6 +48,14 @@ pub enum Command {
     Sign(crate::signing::SignArgs),
     /// Verify FILE.sig against the trusted keys.
     Verify(crate::signing::VerifyArgs),
+    /// Compile a driver for every gateway CPU, sign each module and push them as one
+    /// multi-arch OCI artifact (an image index) to a registry.
+    #[cfg(all(feature = "fleet", feature = "aot-compiler"))]
+    Push(crate::fleet::PushArgs),
+    /// Pull a driver from an OCI registry: the build for this gateway's platform, digests
+    /// and signature checked, installed atomically with its .sig.
+    #[cfg(feature = "fleet")]
+    Pull(crate::fleet::PullArgs),
 }
 
 #[derive(Args, Debug)]
@@ -321,21 +329,22 @@ fn compile_for_host(wasm: ModuleFile) -> Result<ModuleFile> {
     Ok(wasm)
 }
 
+/// A `.wasm` file about to be compiled, checked as far as it must be before compiling.
 #[cfg(feature = "aot-compiler")]
-pub fn compile(args: CompileArgs) -> Result<()> {
-    let wasm = std::fs::read(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+pub(crate) fn read_wasm_to_compile(path: &Path) -> Result<ModuleFile> {
+    let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file = match ModuleFile::new(wasm) {
         Ok(file) if file.kind() == ModuleKind::Wasm => file,
-        _ => bail!(
-            "{} is not a WebAssembly (.wasm) module",
-            args.input.display()
-        ),
+        _ => bail!("{} is not a WebAssembly (.wasm) module", path.display()),
     };
     // An .aot keeps no custom sections: the USB layout check must happen here.
-    wasi_hw_wiring::imports::check_usb_layout(&file)
-        .with_context(|| args.input.display().to_string())?;
-    let wasm = file.into_bytes();
+    wasi_hw_wiring::imports::check_usb_layout(&file).with_context(|| path.display().to_string())?;
+    Ok(file)
+}
+
+#[cfg(feature = "aot-compiler")]
+pub fn compile(args: CompileArgs) -> Result<()> {
+    let wasm = read_wasm_to_compile(&args.input)?.into_bytes();
     let mut opts = wasi_hw_aotc::CompileOptions::new(args.target);
     if args.cpu.is_some() {
         opts.cpu = args.cpu;

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod coldstart;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod service;
 pub mod signing;
 pub mod timings;

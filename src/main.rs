@@ -57,6 +57,10 @@ fn main() -> ExitCode {
         #[cfg(feature = "aot-compiler")]
         Command::Sign(args) => print_output(wasi_hw::signing::sign(&args)),
         Command::Verify(args) => print_output(wasi_hw::signing::verify(&args)),
+        #[cfg(all(feature = "fleet", feature = "aot-compiler"))]
+        Command::Push(args) => print_output(wasi_hw::fleet::push(args)),
+        #[cfg(feature = "fleet")]
+        Command::Pull(args) => print_output(wasi_hw::fleet::pull(args)),
         Command::Coldstart(args) => wasi_hw::coldstart::coldstart(args).map(|s| {
             print!("{s}");
             0

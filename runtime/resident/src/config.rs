@@ -194,6 +194,18 @@ pub struct DriverConfig {
     /// Interpret a `.wasm` module (gateway builds always interpret `.wasm`).
     #[serde(default)]
     pub interp: bool,
+    /// Follow an OCI registry tag, `REGISTRY/REPOSITORY:TAG`: when it moves to a new
+    /// digest, the build for this gateway's platform is pulled, verified, hot-updated (the
+    /// health window rolls a failing one back) and, once healthy, installed as `module`.
+    #[serde(default)]
+    pub follow: Option<String>,
+    /// How often the followed tag is looked at, in seconds.
+    #[serde(default = "default_follow_every_s")]
+    pub follow_every_s: u64,
+    /// Reach that registry over plain HTTP (a lab network); logins come from the auth
+    /// files of `skopeo login`/`docker login` of the host's user.
+    #[serde(default)]
+    pub follow_plain_http: bool,
     /// The line of the `[[driver]]` header, for messages (not compared on reload).
     #[serde(skip)]
     pub line: usize,
@@ -204,6 +216,9 @@ fn default_backoff_ms() -> u64 {
 }
 fn default_backoff_max_ms() -> u64 {
     30_000
+}
+fn default_follow_every_s() -> u64 {
+    300
 }
 fn default_health_window_ms() -> u64 {
     2_000
@@ -267,6 +282,29 @@ struct RawConfig {
     driver: Vec<toml::Spanned<DriverConfig>>,
 }
 
+/// A `follow` reference is usable by this build and this host.
+#[cfg(feature = "fleet")]
+fn check_follow(follow: &str, seccomp: bool) -> std::result::Result<(), String> {
+    use std::str::FromStr;
+    if seccomp {
+        // The filter allows Unix sockets only: a registry is out of reach.
+        return Err("follow needs network sockets, which `[host] seccomp` refuses".into());
+    }
+    let r = wasi_hw_fleet::Reference::from_str(follow)
+        .map_err(|e| format!("follow: {follow:?} is not REGISTRY/REPOSITORY:TAG ({e})"))?;
+    if r.digest().is_some() {
+        return Err(format!(
+            "follow: {follow:?} names a digest, which never moves: follow a tag"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "fleet"))]
+fn check_follow(_: &str, _: bool) -> std::result::Result<(), String> {
+    Err("follow: this build has no registry client (cargo feature `fleet`)".into())
+}
+
 impl Config {
     pub fn read(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
@@ -327,6 +365,12 @@ impl Config {
             }
             if d.backoff_ms == 0 || d.backoff_max_ms < d.backoff_ms {
                 return Err(at("need 0 < backoff_ms <= backoff_max_ms".into()));
+            }
+            if let Some(follow) = &d.follow {
+                check_follow(follow, raw.host.seccomp).map_err(at)?;
+                if d.follow_every_s == 0 {
+                    return Err(at("follow_every_s must be at least 1".into()));
+                }
             }
             for k in d.env.keys() {
                 if k.is_empty() || k.contains('=') {

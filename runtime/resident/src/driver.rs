@@ -199,6 +199,12 @@ impl Driver {
         self.shared.status()
     }
 
+    /// Records an event of the driver (shown by `status`), e.g. a roll-out's outcome.
+    #[cfg(feature = "fleet")]
+    pub fn note(&self, event: String) {
+        self.shared.lock().event(&self.shared.name, event);
+    }
+
     /// See [`Driver::configured_digest`]; `set` replaces it.
     pub fn configured_digest(&self, set: Option<String>) -> String {
         let mut d = self

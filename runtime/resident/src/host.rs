@@ -36,6 +36,9 @@ pub struct ResidentHost {
     usb_up_front: bool,
     /// Drivers that could not be set up, with why (shown by `list`/`status`).
     broken: Mutex<BTreeMap<String, String>>,
+    /// The thread that follows registry tags (`follow = ...`).
+    #[cfg(feature = "fleet")]
+    rollout: Mutex<Option<crate::rollout::Rollout>>,
 }
 
 impl ResidentHost {
@@ -59,10 +62,16 @@ impl ResidentHost {
             drivers: Mutex::new(BTreeMap::new()),
             usb_up_front: config.host.user.is_some(),
             broken: Mutex::new(BTreeMap::new()),
+            #[cfg(feature = "fleet")]
+            rollout: Mutex::new(None),
             config: Mutex::new(config.clone()),
         });
         for d in &config.drivers {
             host.add_driver(d.clone());
+        }
+        #[cfg(feature = "fleet")]
+        {
+            *lock(&host.rollout) = Some(crate::rollout::Rollout::start(Arc::downgrade(&host))?);
         }
         Ok(host)
     }
@@ -267,12 +276,59 @@ impl ResidentHost {
 
     /// Stops every driver (between host calls) and ends their threads.
     pub fn shutdown(&self) {
+        // No roll-out starts while the drivers stop.
+        #[cfg(feature = "fleet")]
+        drop(lock(&self.rollout).take());
         let drivers = std::mem::take(&mut *lock(&self.drivers));
         for (_, d) in drivers {
             d.shutdown();
             // Dropping the driver closes its output pipes and passes on what is left.
         }
         self.sink.flush(std::time::Duration::from_secs(2));
+    }
+}
+
+/// What the roll-out thread asks of the host.
+#[cfg(feature = "fleet")]
+impl ResidentHost {
+    /// The configuration now in force.
+    pub(crate) fn config_snapshot(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    pub(crate) fn keys_dir(&self) -> PathBuf {
+        lock(&self.config).host.keys.clone()
+    }
+
+    /// SHA-256 (hex) of the module a driver runs now.
+    pub(crate) fn driver_digest(&self, name: &str) -> Result<String> {
+        self.with_driver(name, |d| {
+            Ok(Reply {
+                status: Some(d.status()),
+                ..Reply::default()
+            })
+        })
+        .map(|r| r.status.map(|s| s.digest).unwrap_or_default())
+    }
+
+    pub(crate) fn note(&self, name: &str, event: String) {
+        match lock(&self.drivers).get(name) {
+            Some(d) => d.note(event),
+            None => log::info!("{name}: {event}"),
+        }
+    }
+
+    /// A hot update as `ctl update` does it; the message of its reply.
+    pub(crate) fn update_driver(&self, name: &str, module: &Path) -> Result<String> {
+        self.update(name, module)
+            .map(|r| r.message.unwrap_or_default())
+    }
+
+    /// The module file now holds what runs: a reload must not update to it again.
+    pub(crate) fn set_configured_digest(&self, name: &str, digest: String) {
+        if let Some(d) = lock(&self.drivers).get(name) {
+            d.configured_digest(Some(digest));
+        }
     }
 }
 

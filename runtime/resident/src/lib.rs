@@ -16,6 +16,8 @@ pub mod host;
 mod modules;
 mod output;
 pub mod protocol;
+#[cfg(feature = "fleet")]
+mod rollout;
 mod watchdog;
 
 use std::path::Path;
