@@ -1,7 +1,8 @@
 //! Image references, `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, by the grammar of the
 //! distribution project's `reference` package (what docker, podman and skopeo accept).
 //! Hand-written rather than oci-spec's `Reference`: that one is built on the `regex`
-//! crate, ~460 KB of an armv7 gateway binary (measured), for a grammar of a few rules.
+//! crate, which made the static armv7 build with `fleet` 5,775,640 B instead of 4,788,480
+//! (stripped, measured), for a grammar of a few rules.
 
 use std::fmt;
 use std::str::FromStr;
