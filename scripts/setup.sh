@@ -14,9 +14,9 @@ packages=(
   clang libclang-dev llvm-16 llvm-16-dev lld-16 zlib1g-dev libzstd-dev
   rustc-web cargo-web rust-web-src wasi-libc wabt
   qemu-user-static fonts-dejavu-core signify-openbsd valgrind
-  # The fleet tests' OCI registry (the CNCF distribution server), independent OCI client
-  # and htpasswd for the registry's login.
-  docker-registry skopeo apache2-utils
+  # The fleet tests' OCI registry (the CNCF distribution server), independent OCI client,
+  # htpasswd for the registry's login and what their token server is written with.
+  docker-registry skopeo apache2-utils openssl python3-jwt python3-cryptography
 )
 # The cross toolchains of the gateway arches, from their table.
 . "$here/cross/arch.sh"

@@ -66,11 +66,7 @@ impl Registry {
     /// `extra` is appended to the registry's YAML config (an `auth:` section, say).
     fn start_with(extra: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         std::fs::write(
@@ -458,6 +454,99 @@ fn a_registry_with_a_login_takes_the_credentials_of_the_flag_env_or_docker_confi
         .unwrap();
     let said = ok(o);
     assert!(said.contains("signature verified"), "{said}");
+}
+
+#[test]
+fn a_registry_with_token_auth_is_logged_into_through_its_token_server() {
+    let auth = tempfile::tempdir().unwrap();
+    let (key, cert) = (auth.path().join("key.pem"), auth.path().join("cert.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=wasi-hw-test-token",
+        ])
+        .args(["-keyout", s(&key), "-out", s(&cert)])
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", text(&o));
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fleet/token_server.py");
+    let mut tokens = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args([
+            &port.to_string(),
+            s(&key),
+            s(&cert),
+            "fleet",
+            "s3cret",
+            "wasi-hw-test-issuer",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (with Debian's python3-jwt; scripts/setup.sh)");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(tokens.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let reg = Registry::start_with(&format!(
+        "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    service: wasi-hw-test\n    issuer: wasi-hw-test-issuer\n    rootcertbundle: {}\n",
+        cert.display()
+    ));
+    let keys = Keys::new("fleet");
+    let reference = reg.reference("drivers/temp-sensor:1");
+    let sensor = guest("temp-sensor");
+    let secret = keys.secret();
+    let push_args = [
+        "push",
+        "--plain-http",
+        &reference,
+        s(&sensor),
+        "-s",
+        s(&secret),
+        "--target",
+        "x86_64",
+    ];
+    let e = fails(wasi_hw(
+        &[&push_args[..], &["--creds", "fleet:wrong"]].concat(),
+    ));
+    assert!(e.contains("token request") && e.contains("401"), "{e}");
+    ok(wasi_hw(
+        &[&push_args[..], &["--creds", "fleet:s3cret"]].concat(),
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let keys_dir = keys.keys();
+    let said = ok(wasi_hw(&[
+        "pull",
+        "--plain-http",
+        &reference,
+        "-o",
+        s(out.path()),
+        "--keys",
+        s(&keys_dir),
+        "--creds",
+        "fleet:s3cret",
+    ]));
+    assert!(said.contains("signature verified"), "{said}");
+    let _ = tokens.kill();
+    let _ = tokens.wait();
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The digest of the layer of `media_type` in the manifest for `platform`, read with skopeo.
