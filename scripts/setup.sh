@@ -15,8 +15,10 @@ packages=(
   rustc-web cargo-web rust-web-src wasi-libc wabt
   qemu-user-static fonts-dejavu-core signify-openbsd valgrind
   # The fleet tests' OCI registry (the CNCF distribution server), independent OCI client,
-  # htpasswd for the registry's login and what their token server is written with.
+  # htpasswd for the registry's login and what their token server is written with; their
+  # MQTT broker and subscriber.
   docker-registry skopeo apache2-utils openssl python3-jwt python3-cryptography
+  mosquitto mosquitto-clients
 )
 # The cross toolchains of the gateway arches, from their table.
 . "$here/cross/arch.sh"

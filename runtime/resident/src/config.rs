@@ -59,6 +59,64 @@ pub struct HostConfig {
     /// Then install the seccomp filter (`wasi_hw_sandbox::seccomp`).
     #[serde(default)]
     pub seccomp: bool,
+    /// Publish drivers' output, events and states to an MQTT broker.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// `[host.mqtt]`: see the `mqtt` module for what is published and how.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `HOST[:PORT]` (port 1883 by default).
+    pub broker: String,
+    /// Topic prefix; the default is `wasi-hw/<host name>`.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Client id (the broker keeps its session); the default is `wasi-hw-<host name>`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Messages kept while the broker is away; beyond, the oldest are dropped (counted).
+    #[serde(default = "default_mqtt_buffer")]
+    pub buffer: usize,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the password (not the config file, which is often world-readable).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_mqtt_buffer() -> usize {
+    1000
+}
+
+impl MqttConfig {
+    fn check(&self, seccomp: bool) -> std::result::Result<(), String> {
+        if cfg!(not(feature = "mqtt")) {
+            return Err("this build has no MQTT client (cargo feature `mqtt`)".into());
+        }
+        if seccomp {
+            return Err("MQTT needs network sockets, which `seccomp` refuses".into());
+        }
+        if self.broker.is_empty() {
+            return Err("broker is HOST[:PORT]".into());
+        }
+        if let Some(t) = &self.topic {
+            if t.is_empty()
+                || t.starts_with('/')
+                || t.ends_with('/')
+                || t.contains(['+', '#', '\0'])
+            {
+                return Err(format!(
+                    "topic {t:?}: a topic name without wildcards or empty levels at its ends"
+                ));
+            }
+        }
+        if self.buffer == 0 {
+            return Err("buffer must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for HostConfig {
@@ -71,6 +129,7 @@ impl Default for HostConfig {
             require_signed_wasm: false,
             user: None,
             seccomp: false,
+            mqtt: None,
         }
     }
 }
@@ -319,6 +378,10 @@ impl Config {
             anyhow::anyhow!("{}:{line}: {}", path.display(), e.message().trim_end())
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(mqtt) = &raw.host.mqtt {
+            mqtt.check(raw.host.seccomp)
+                .map_err(|e| anyhow::anyhow!("{}: [host.mqtt]: {e}", path.display()))?;
+        }
         let mut drivers: Vec<DriverConfig> = Vec::new();
         for spanned in raw.driver {
             let line = line_of(text, spanned.span().start);

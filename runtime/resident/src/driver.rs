@@ -15,7 +15,7 @@ use wasi_hw_wiring::{Devices, Grants};
 
 use crate::config::{DriverConfig, RestartPolicy};
 use crate::modules::LoadedModule;
-use crate::output::{Capture, LinePump, Sink, Stream};
+use crate::output::{Capture, LinePump, Sink, Status, Stream};
 use crate::protocol::{BusStatus, DriverStatus, RunResult, UsbDeviceStatus};
 use crate::watchdog::Watchdog;
 
@@ -82,15 +82,27 @@ struct Slot {
     swaps: u64,
     last_exit: Option<String>,
     events: VecDeque<String>,
+    /// Where events and state changes are published (MQTT), and the driver's name there.
+    sink: Sink,
+    name: Arc<str>,
 }
 
 impl Slot {
     fn event(&mut self, name: &str, what: String) {
         log::info!("{name}: {what}");
+        self.sink.status(&self.name, Status::Event, what.clone());
         if self.events.len() == EVENTS {
             self.events.pop_front();
         }
         self.events.push_back(what);
+    }
+
+    fn set_state(&mut self, state: &'static str) {
+        if self.state != state {
+            self.state = state;
+            self.sink
+                .status(&self.name, Status::State, state.to_string());
+        }
     }
 }
 
@@ -170,6 +182,8 @@ impl Driver {
                 swaps: 0,
                 last_exit: None,
                 events: VecDeque::new(),
+                sink: sink.clone(),
+                name: Arc::from(name.as_str()),
             }),
             changed: Condvar::new(),
             name: name.clone(),
@@ -551,7 +565,7 @@ impl Shared {
                         Wanted::Stop => {
                             if s.state == "running" || s.state == "waiting" || s.state == "backoff"
                             {
-                                s.state = "stopped";
+                                s.set_state("stopped");
                             }
                         }
                         Wanted::Run => {
@@ -569,10 +583,10 @@ impl Shared {
                             }
                             match (every, s.retry_at) {
                                 (Some(_), _) if now >= next_tick => break,
-                                (Some(_), _) => s.state = "waiting",
+                                (Some(_), _) => s.set_state("waiting"),
                                 (None, Some(at)) if now >= at => break,
-                                (None, Some(_)) => s.state = "backoff",
-                                (None, None) => s.state = "exited",
+                                (None, Some(_)) => s.set_state("backoff"),
+                                (None, None) => s.set_state("exited"),
                             }
                         }
                     }
@@ -588,7 +602,7 @@ impl Shared {
                     s = self.wait(s, timeout);
                 }
                 s.retry_at = None;
-                s.state = "running";
+                s.set_state("running");
                 s.runs += 1;
                 Arc::clone(&s.module)
             };
@@ -678,7 +692,7 @@ impl Shared {
                 RestartPolicy::Always => true,
             };
             if !restart {
-                s.state = if outcome.failed() { "failed" } else { "exited" };
+                s.set_state(if outcome.failed() { "failed" } else { "exited" });
                 s.wanted = Wanted::Stop;
                 self.devices.release_usb();
                 continue;

@@ -57,7 +57,7 @@ impl ResidentHost {
                 trust.allow_unsigned |= options.allow_unsigned;
                 trust
             }),
-            sink: Sink::start(config.host.log)?,
+            sink: Sink::start(config.host.log, publisher(&config)?)?,
             watchdog: Watchdog::start().context("cannot start the watchdog thread")?,
             drivers: Mutex::new(BTreeMap::new()),
             usb_up_front: config.host.user.is_some(),
@@ -330,6 +330,23 @@ impl ResidentHost {
             d.configured_digest(Some(digest));
         }
     }
+}
+
+/// The MQTT publisher of `[host.mqtt]`, if configured.
+#[cfg(feature = "mqtt")]
+fn publisher(config: &Config) -> Result<Option<crate::output::Publish>> {
+    let Some(mqtt) = &config.host.mqtt else {
+        return Ok(None);
+    };
+    let mqtt = crate::mqtt::Mqtt::start(mqtt)?;
+    Ok(Some(Box::new(move |suffix, payload, retain| {
+        mqtt.publish(suffix, payload, retain)
+    })))
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn publisher(_: &Config) -> Result<Option<crate::output::Publish>> {
+    Ok(None) // Config::parse refuses [host.mqtt] in this build
 }
 
 fn list_or_none(names: &[String]) -> String {

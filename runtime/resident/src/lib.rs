@@ -14,6 +14,8 @@ pub mod control;
 mod driver;
 pub mod host;
 mod modules;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 mod output;
 pub mod protocol;
 #[cfg(feature = "fleet")]

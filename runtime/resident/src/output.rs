@@ -17,6 +17,20 @@ pub enum Stream {
     Stderr,
 }
 
+/// What a driver reports besides its output: published, never printed (events are in the
+/// host's log already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// An update, rollback, roll-out or failure.
+    Event,
+    /// A change of state (`running`, `exited`...).
+    State,
+}
+
+/// Publishes a message under the host's topic: (`DRIVER/KIND` suffix, JSON payload,
+/// retained). The MQTT publisher, which queues and never blocks.
+pub type Publish = Box<dyn Fn(&str, Vec<u8>, bool) + Send>;
+
 /// Lines waiting for the writer; beyond this, new lines are dropped (and counted) rather
 /// than blocking the driver that writes them.
 const QUEUE: usize = 4096;
@@ -28,16 +42,20 @@ const QUEUE: usize = 4096;
 pub struct Sink {
     queue: mpsc::SyncSender<Queued>,
     dropped: Arc<AtomicUsize>,
+    /// Statuses are queued only when something publishes them.
+    publishing: bool,
 }
 
 enum Queued {
     Line(Arc<str>, Stream, String),
+    Status(Arc<str>, Status, String),
     /// Answered once every line queued before it is written.
     Flush(mpsc::SyncSender<()>),
 }
 
 impl Sink {
-    pub fn start(target: LogTarget) -> Result<Sink> {
+    pub fn start(target: LogTarget, publish: Option<Publish>) -> Result<Sink> {
+        let publishing = publish.is_some();
         let syslog = match target {
             LogTarget::Stdio => None,
             LogTarget::Syslog => match UnixDatagram::unbound().and_then(|s| {
@@ -58,15 +76,42 @@ impl Sink {
             .name("output".into())
             .stack_size(64 * 1024)
             .spawn(move || {
+                // Per driver and kind: lets a subscriber tell a gap from a QoS 1 duplicate.
+                let mut seqs: std::collections::HashMap<(Arc<str>, &'static str), u64> =
+                    Default::default();
+                let mut publish_json =
+                    |driver: &Arc<str>, kind: &'static str, field: &str, value: &str| {
+                        if let Some(publish) = &publish {
+                            let seq = seqs.entry((Arc::clone(driver), kind)).or_insert(0);
+                            let mut payload = serde_json::Map::new();
+                            payload.insert("seq".into(), (*seq).into());
+                            payload.insert(field.into(), value.into());
+                            *seq += 1;
+                            let bytes = serde_json::Value::Object(payload).to_string().into_bytes();
+                            // A state is retained: a subscriber arriving later sees it.
+                            publish(&format!("{driver}/{kind}"), bytes, kind == "state");
+                        }
+                    };
                 for queued in lines {
                     let (driver, stream, line) = match queued {
                         Queued::Line(d, s, l) => (d, s, l),
+                        Queued::Status(d, Status::Event, text) => {
+                            publish_json(&d, "event", "event", &text);
+                            continue;
+                        }
+                        Queued::Status(d, Status::State, text) => {
+                            publish_json(&d, "state", "state", &text);
+                            continue;
+                        }
                         Queued::Flush(done) => {
                             let _ = done.send(());
                             continue;
                         }
                     };
                     write_line(syslog.as_ref(), &driver, stream, &line);
+                    if stream == Stream::Stdout {
+                        publish_json(&driver, "stdout", "line", &line);
+                    }
                     let n = lost.swap(0, Ordering::Relaxed);
                     if n > 0 {
                         let note = format!("{n} lines of driver output dropped (output blocked)");
@@ -75,7 +120,25 @@ impl Sink {
                 }
             })
             .context("cannot start the output thread")?;
-        Ok(Sink { queue, dropped })
+        Ok(Sink {
+            queue,
+            dropped,
+            publishing,
+        })
+    }
+
+    /// Queues a driver's event or state change for publishing (dropped, and counted, like
+    /// a line, if the queue is full).
+    pub fn status(&self, driver: &Arc<str>, status: Status, text: String) {
+        if !self.publishing {
+            return;
+        }
+        if let Err(mpsc::TrySendError::Full(_)) =
+            self.queue
+                .try_send(Queued::Status(Arc::clone(driver), status, text))
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn line(&self, driver: &Arc<str>, stream: Stream, line: String) {
