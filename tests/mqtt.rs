@@ -21,8 +21,9 @@ fn sensor() -> String {
 
 fn mqtt_config(broker: &Broker, topic: &str, extra: &str) -> String {
     format!(
-        "[host.mqtt]\nbroker = {:?}\ntopic = {topic:?}\nclient_id = \"wasi-hw-test-host\"\n{extra}\n",
-        broker.broker()
+        "[host.mqtt]\nbroker = {:?}\ntopic = {topic:?}\nclient_id = \"host-{}\"\n{extra}\n",
+        broker.broker(),
+        topic.replace('/', "-")
     )
 }
 

@@ -9,12 +9,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A loopback port for a test server, below Linux's ephemeral range (32768-) so that no
+/// outgoing connection takes it while its server restarts, and never the same twice in
+/// this process (two tests' servers would otherwise meet on one port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = 20000 + (std::process::id() % 600) * 20;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (base + n % 12000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+        assert!(n < 12000, "no free port");
+    }
 }
 
 pub struct Broker {
@@ -100,7 +108,9 @@ impl Subscriber {
     pub fn start(broker: &Broker, topic: &str) -> Subscriber {
         let mut child = Command::new("mosquitto_sub")
             .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
-            .args(["-i", "wasi-hw-test-sub", "-c", "-q", "1", "-v", "-t"])
+            // One client id per subscriber: the broker disconnects a second one with the same.
+            .args(["-i", &format!("sub-{}", topic.replace('/', "-"))])
+            .args(["-c", "-q", "1", "-v", "-t"])
             .arg(format!("{topic}/#"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
