@@ -47,13 +47,14 @@ pub struct PushArgs {
     /// Secret key to sign every module with (`wasi-hw keygen`, signify, usign).
     #[arg(short = 's', value_name = "KEY.sec")]
     pub secret: PathBuf,
-    /// Targets to compile for, each one platform of the index.
-    #[arg(
-        long = "target",
-        value_delimiter = ',',
-        default_value = "x86_64,armv7,aarch64,mipsel"
-    )]
+    /// Targets to compile for, each one platform of the index (default: x86_64, armv7,
+    /// aarch64 and mipsel, or none when `--aot` gives the builds).
+    #[arg(long = "target", value_delimiter = ',')]
     pub targets: Vec<Target>,
+    /// A build of the driver made earlier (`wasi-hw compile`), pushed instead of compiling
+    /// for its target (read from the file's header); repeatable.
+    #[arg(long = "aot", value_name = "FILE.aot")]
+    pub aots: Vec<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -95,6 +96,7 @@ fn parse_reference(s: &str) -> Result<(Reference, String)> {
 #[cfg(feature = "aot-compiler")]
 pub fn push(args: PushArgs) -> Result<String> {
     use anyhow::bail;
+    use wasi_hw_engine::ModuleFile;
     use wasi_hw_fleet::{Artifact, Module, Platform};
 
     let (reference, tag) = parse_reference(&args.reference)?;
@@ -117,17 +119,48 @@ pub fn push(args: PushArgs) -> Result<String> {
         })
     };
     let wasm = file.into_bytes();
+    let mut builds: Vec<(Target, Option<Vec<u8>>)> = Vec::new();
+    for path in &args.aots {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let info = ModuleFile::new(bytes.clone())
+            .ok()
+            .and_then(|f| f.aot_info().ok().flatten())
+            .with_context(|| format!("{} is not an .aot module", path.display()))?;
+        let target = Target::from_wamr_arch(&info.arch).with_context(|| {
+            format!(
+                "{}: built for {}, no gateway platform",
+                path.display(),
+                info.arch
+            )
+        })?;
+        builds.push((target, Some(bytes)));
+    }
+    let targets = if args.targets.is_empty() && args.aots.is_empty() {
+        vec![
+            Target::X86_64,
+            Target::Armv7,
+            Target::Aarch64,
+            Target::Mipsel,
+        ]
+    } else {
+        args.targets.clone()
+    };
+    builds.extend(targets.into_iter().map(|t| (t, None)));
     let mut natives: Vec<(Platform, Module)> = Vec::new();
-    for &target in &args.targets {
+    for (target, prebuilt) in builds {
         let platform = wasi_hw_fleet::platform_of(target);
         if natives.iter().any(|(p, _)| *p == platform) {
             bail!(
-                "two targets for {} (armv7 and thumbv7 are both linux/arm/v7): give one",
+                "two builds for {} (armv7 and thumbv7 are both linux/arm/v7; or an --aot and a --target): give one",
                 wasi_hw_fleet::platform_name(&platform)
             );
         }
-        let aot = wasi_hw_aotc::compile(&wasm, &wasi_hw_aotc::CompileOptions::new(target))
-            .with_context(|| format!("compiling {} for {target}", args.module.display()))?;
+        let aot = match prebuilt {
+            Some(aot) => aot,
+            None => wasi_hw_aotc::compile(&wasm, &wasi_hw_aotc::CompileOptions::new(target))
+                .with_context(|| format!("compiling {} for {target}", args.module.display()))?,
+        };
         log::info!("{stem}.aot for {target}: {} bytes", aot.len());
         natives.push((platform, signed(format!("{stem}.aot"), aot)?));
     }

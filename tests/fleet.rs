@@ -149,21 +149,38 @@ impl Keys {
     }
 }
 
-fn push(reg: &Registry, repo_tag: &str, keys: &Keys, targets: &str) -> String {
-    push_file(reg, repo_tag, keys, &guest("temp-sensor"), targets)
+/// Pushes the temperature driver: its x86_64 build from target/guests (taken, not
+/// compiled again) and builds for `targets`.
+fn push(reg: &Registry, repo_tag: &str, keys: &Keys, targets: &[&str]) -> String {
+    let x86_64 = common::guest_path("temp-sensor", "aot");
+    let targets = targets.join(",");
+    let mut args = vec!["--aot", s(&x86_64)];
+    if !targets.is_empty() {
+        args.extend(["--target", &targets]);
+    }
+    push_args(reg, repo_tag, keys, &guest("temp-sensor"), &args)
 }
 
 fn push_file(reg: &Registry, repo_tag: &str, keys: &Keys, module: &Path, targets: &str) -> String {
-    ok(wasi_hw(&[
-        "push",
-        "--plain-http",
-        &reg.reference(repo_tag),
-        s(module),
-        "-s",
-        s(&keys.secret()),
-        "--target",
-        targets,
-    ]))
+    push_args(reg, repo_tag, keys, module, &["--target", targets])
+}
+
+fn push_args(reg: &Registry, repo_tag: &str, keys: &Keys, module: &Path, extra: &[&str]) -> String {
+    let reference = reg.reference(repo_tag);
+    let secret = keys.secret();
+    let args = [
+        &[
+            "push",
+            "--plain-http",
+            &reference,
+            s(module),
+            "-s",
+            s(&secret),
+        ][..],
+        extra,
+    ]
+    .concat();
+    ok(wasi_hw(&args))
 }
 
 fn pull(reg: &Registry, repo_tag: &str, keys: &Keys, out: &Path, extra: &[&str]) -> Output {
@@ -205,7 +222,7 @@ fn inspect_target(module: &Path) -> String {
 fn a_pushed_driver_is_pulled_for_two_platforms_and_runs() {
     let reg = Registry::start();
     let keys = Keys::new("fleet");
-    let pushed = push(&reg, "drivers/temp-sensor:1", &keys, "x86_64,armv7");
+    let pushed = push(&reg, "drivers/temp-sensor:1", &keys, &["armv7"]);
     assert!(
         pushed.contains("linux/amd64, linux/arm/v7, wasip1/wasm"),
         "{pushed}"
@@ -258,7 +275,7 @@ fn a_pushed_driver_is_pulled_for_two_platforms_and_runs() {
 fn tampered_layers_untrusted_keys_and_missing_signatures_are_refused() {
     let reg = Registry::start();
     let keys = Keys::new("fleet");
-    push(&reg, "drivers/temp-sensor:1", &keys, "x86_64");
+    push(&reg, "drivers/temp-sensor:1", &keys, &[]);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("sensor.aot");
 
@@ -306,7 +323,7 @@ fn tampered_layers_untrusted_keys_and_missing_signatures_are_refused() {
 fn skopeo_copies_what_push_wrote_and_pull_reads_what_skopeo_pushed() {
     let reg = Registry::start();
     let keys = Keys::new("fleet");
-    push(&reg, "drivers/temp-sensor:2", &keys, "x86_64,aarch64");
+    push(&reg, "drivers/temp-sensor:2", &keys, &["aarch64"]);
 
     // skopeo lists the index with every platform and copies it intact (it checks each
     // blob's digest) to a layout on disk and on to another repository.
@@ -662,7 +679,7 @@ fn a_host_following_a_tag_rolls_out_a_good_update_and_rolls_back_a_broken_one() 
     let broken = wat("broken.wasm", common::EXITS_3);
 
     // First deployment: the sensor driver pulled into the drivers' directory.
-    push(&reg, "drivers/temp:stable", &keys, "x86_64");
+    push(&reg, "drivers/temp:stable", &keys, &[]);
     let drivers = work.path().join("drivers");
     std::fs::create_dir(&drivers).unwrap();
     let module = drivers.join("temp.aot");
