@@ -94,13 +94,7 @@ fn lookup(text: &[u8], registry: &str) -> Result<Option<Credentials>> {
         let host = key.split_once("://").map_or(key.as_str(), |(_, rest)| rest);
         let host = host.trim_end_matches('/');
         let host = host.strip_suffix("/v2").unwrap_or(host);
-        // Docker Hub's logins are filed under its old index URL.
-        let hub = registry == crate::reference::DEFAULT_REGISTRY
-            && matches!(
-                host,
-                "index.docker.io/v1" | "index.docker.io" | "registry-1.docker.io"
-            );
-        if host != registry && !hub {
+        if host != registry {
             continue;
         }
         let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) else {

@@ -1,5 +1,7 @@
-//! Image references, `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, by the grammar of the
-//! distribution project's `reference` package (what docker, podman and skopeo accept).
+//! Image references, `REGISTRY/REPOSITORY[:TAG][@DIGEST]`, by the grammar of the
+//! distribution project's `reference` package (what docker, podman and skopeo accept),
+//! except that the registry is always named: a gateway pulls from the registry its
+//! operator wrote down, never from a default one.
 //! Hand-written rather than oci-spec's `Reference`: that one is built on the `regex`
 //! crate, which made the static armv7 build with `fleet` 5,775,640 B instead of 4,788,480
 //! (stripped, measured), for a grammar of a few rules.
@@ -8,9 +10,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{bail, Result};
-
-/// Docker Hub, the registry of a reference that names none (as every OCI client has it).
-pub const DEFAULT_REGISTRY: &str = "docker.io";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
@@ -21,18 +20,9 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// The registry as written (`host[:port]`), or [`DEFAULT_REGISTRY`].
+    /// The registry as written (`host[:port]`).
     pub fn registry(&self) -> &str {
         &self.registry
-    }
-
-    /// The host the distribution API is served from (Docker Hub's differs from its name).
-    pub fn api_host(&self) -> &str {
-        if self.registry == DEFAULT_REGISTRY {
-            "registry-1.docker.io"
-        } else {
-            &self.registry
-        }
     }
 
     pub fn repository(&self) -> &str {
@@ -87,23 +77,15 @@ impl FromStr for Reference {
         if name.len() > 255 {
             bail!("{s:?}: the name is longer than 255 characters");
         }
-        let (registry, path) = match name.split_once('/') {
+        let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if is_domain(first) => (first.to_string(), path.to_string()),
-            _ => (DEFAULT_REGISTRY.to_string(), name.to_string()),
+            _ => bail!("{s:?} names no registry: give REGISTRY[:PORT]/REPOSITORY"),
         };
-        if registry != DEFAULT_REGISTRY {
-            check_domain(&registry)?;
-        }
-        for component in path.split('/') {
+        check_domain(&registry)?;
+        for component in repository.split('/') {
             check_component(component)
                 .map_err(|e| anyhow::anyhow!("{s:?}: repository component {component:?}: {e}"))?;
         }
-        // Docker Hub's official images are under library/.
-        let repository = if registry == DEFAULT_REGISTRY && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path
-        };
         Ok(Reference {
             registry,
             repository,
@@ -233,11 +215,6 @@ mod tests {
         assert_eq!((r.tag(), r.digest()), (None, Some(d.as_str())));
         let r = parse("localhost/x:latest");
         assert_eq!(r.registry(), "localhost");
-        let r = parse("alpine");
-        assert_eq!(
-            (r.registry(), r.repository(), r.api_host()),
-            ("docker.io", "library/alpine", "registry-1.docker.io")
-        );
         let r = parse("ghcr.io/o/r");
         assert_eq!((r.repository(), r.tag()), ("o/r", None));
         assert_eq!(
@@ -251,6 +228,8 @@ mod tests {
     fn malformed_references_are_refused() {
         for bad in [
             "",
+            "alpine",
+            "library/alpine:3",
             "reg.example/",
             "reg.example/UPPER",
             "reg.example/a//b",

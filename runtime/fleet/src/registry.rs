@@ -38,7 +38,7 @@ pub struct Registry {
 impl Registry {
     /// The registry `reference` names.
     pub fn new(reference: &Reference, options: &Options) -> Result<Registry> {
-        let host = reference.api_host();
+        let host = reference.registry();
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => Credentials::from_auth_files(reference.registry())?,
