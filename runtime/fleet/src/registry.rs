@@ -81,7 +81,7 @@ impl Registry {
             return Ok(());
         }
         let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
-        let resp = self.send(Method::POST, &url, &[], Some(Vec::new()))?;
+        let resp = self.send(Method::POST, &url, &[], Some(&[]))?;
         if resp.status().as_u16() != 202 {
             return Err(status_error(
                 resp,
@@ -101,7 +101,7 @@ impl Registry {
             Method::PUT,
             &url,
             &[("content-type", "application/octet-stream")],
-            Some(bytes.to_vec()),
+            Some(bytes),
         )?;
         if resp.status().as_u16() != 201 {
             return Err(status_error(resp, &format!("uploading blob {digest}")));
@@ -151,7 +151,7 @@ impl Registry {
             Method::PUT,
             &url,
             &[("content-type", media_type)],
-            Some(bytes.to_vec()),
+            Some(bytes),
         )?;
         if resp.status().as_u16() != 201 {
             return Err(status_error(
@@ -200,9 +200,9 @@ impl Registry {
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
+        body: Option<&[u8]>,
     ) -> Result<Response<Body>> {
-        let resp = self.send_once(method.clone(), url, headers, body.clone())?;
+        let resp = self.send_once(method.clone(), url, headers, body)?;
         if resp.status().as_u16() != 401 {
             return Ok(resp);
         }
@@ -228,7 +228,7 @@ impl Registry {
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
+        body: Option<&[u8]>,
     ) -> Result<Response<Body>> {
         let mut req = Request::builder().method(method.clone()).uri(url);
         for (k, v) in headers {
