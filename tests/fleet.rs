@@ -166,6 +166,17 @@ fn push_file(reg: &Registry, repo_tag: &str, keys: &Keys, module: &Path, targets
 }
 
 fn push_args(reg: &Registry, repo_tag: &str, keys: &Keys, module: &Path, extra: &[&str]) -> String {
+    ok(push_output(reg, repo_tag, keys, module, extra))
+}
+
+/// `wasi-hw push` of `module` to `repo_tag`, signed with the key of `keys`, as it ended.
+fn push_output(
+    reg: &Registry,
+    repo_tag: &str,
+    keys: &Keys,
+    module: &Path,
+    extra: &[&str],
+) -> Output {
     let reference = reg.reference(repo_tag);
     let secret = keys.secret();
     let args = [
@@ -180,7 +191,7 @@ fn push_args(reg: &Registry, repo_tag: &str, keys: &Keys, module: &Path, extra: 
         extra,
     ]
     .concat();
-    ok(wasi_hw(&args))
+    wasi_hw(&args)
 }
 
 fn pull(reg: &Registry, repo_tag: &str, keys: &Keys, out: &Path, extra: &[&str]) -> Output {
@@ -412,27 +423,22 @@ fn a_registry_with_a_login_takes_the_credentials_of_the_flag_env_or_docker_confi
     ));
     let keys = Keys::new("fleet");
     let reference = reg.reference("drivers/temp-sensor:1");
-    let sensor = guest("temp-sensor");
-    let secret = keys.secret();
-    let push_args = [
-        "push",
-        "--plain-http",
-        &reference,
-        s(&sensor),
-        "-s",
-        s(&secret),
-        "--target",
-        "x86_64",
-    ];
-    let e = fails(wasi_hw(&push_args));
+    let x86_64 = common::guest_path("temp-sensor", "aot");
+    let push_with = |extra: &[&str]| {
+        let args = [&["--aot", s(&x86_64)][..], extra].concat();
+        push_output(
+            &reg,
+            "drivers/temp-sensor:1",
+            &keys,
+            &guest("temp-sensor"),
+            &args,
+        )
+    };
+    let e = fails(push_with(&[]));
     assert!(e.contains("wants a login"), "{e}");
-    let e = fails(wasi_hw(
-        &[&push_args[..], &["--creds", "fleet:wrong"]].concat(),
-    ));
+    let e = fails(push_with(&["--creds", "fleet:wrong"]));
     assert!(e.contains("authentication failed"), "{e}");
-    ok(wasi_hw(
-        &[&push_args[..], &["--creds", "fleet:s3cret"]].concat(),
-    ));
+    ok(push_with(&["--creds", "fleet:s3cret"]));
 
     // Pull with the login in the environment, then from a docker config.json.
     let out = tempfile::tempdir().unwrap();
@@ -522,25 +528,20 @@ fn a_registry_with_token_auth_is_logged_into_through_its_token_server() {
     ));
     let keys = Keys::new("fleet");
     let reference = reg.reference("drivers/temp-sensor:1");
-    let sensor = guest("temp-sensor");
-    let secret = keys.secret();
-    let push_args = [
-        "push",
-        "--plain-http",
-        &reference,
-        s(&sensor),
-        "-s",
-        s(&secret),
-        "--target",
-        "x86_64",
-    ];
-    let e = fails(wasi_hw(
-        &[&push_args[..], &["--creds", "fleet:wrong"]].concat(),
-    ));
+    let x86_64 = common::guest_path("temp-sensor", "aot");
+    let push_with = |extra: &[&str]| {
+        let args = [&["--aot", s(&x86_64)][..], extra].concat();
+        push_output(
+            &reg,
+            "drivers/temp-sensor:1",
+            &keys,
+            &guest("temp-sensor"),
+            &args,
+        )
+    };
+    let e = fails(push_with(&["--creds", "fleet:wrong"]));
     assert!(e.contains("token request") && e.contains("401"), "{e}");
-    ok(wasi_hw(
-        &[&push_args[..], &["--creds", "fleet:s3cret"]].concat(),
-    ));
+    ok(push_with(&["--creds", "fleet:s3cret"]));
     let out = tempfile::tempdir().unwrap();
     let keys_dir = keys.keys();
     let said = ok(wasi_hw(&[
